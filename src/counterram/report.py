@@ -1,0 +1,147 @@
+"""Reports: terminal tables, JSON Lines and summary files (figures arrive with the warn issue)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from .geo import Site
+from .physics.aim import max_range
+from .physics.flight import FlightEnv
+from .physics.munitions import DRAG_LAWS, Munition
+from .scenario import Scenario
+from .truth import Truth, zone_of
+
+#: the environment for catalog figures: ISA, calm, sea level, 45 degrees north
+CATALOG_SITE = Site(45.0, 0.0, 0.0)
+
+
+def catalog_rows(munitions: Iterable[Munition]) -> list[dict]:
+    env = FlightEnv(CATALOG_SITE, 0.0, DRAG_LAWS)
+    rows = []
+    for m in munitions:
+        r = max_range(env, m)
+        rows.append(
+            {
+                "munition": m.name,
+                "kind": m.kind,
+                "mass_kg": m.mass_kg,
+                "speed_mps": m.muzzle_speed_mps,
+                "model_max_range_m": round(r.max_range_m, 1),
+                "best_elevation_deg": round(r.best_elevation_deg, 2),
+                "time_of_flight_s": round(r.time_of_flight_s, 2),
+                "apex_height_m": round(r.apex_height_m, 1),
+                "public_max_range_m": m.max_range_m,
+                "public_source": m.max_range_source,
+                "error_pct": round(100.0 * (r.max_range_m / m.max_range_m - 1.0), 2),
+            }
+        )
+    return rows
+
+
+def _geo(site: Site, enu) -> tuple[float, float, float]:
+    lat, lon, alt = site.to_geodetic(np.asarray(enu, float))
+    return float(lat), float(lon), float(alt)
+
+
+def truth_records(scn: Scenario, truth: Truth, sample_dt_s: float = 1.0) -> list[dict]:
+    """One JSON-able record per truth object (threat rounds first, then traffic)."""
+    site = scn.site
+    zones = zone_of(scn, truth.end_enu_m) if len(truth.ids) else []
+    recs = []
+    for i, oid in enumerate(truth.ids):
+        t0, t1 = float(truth.start_t_s[i]), float(truth.end_t_s[i])
+        ts = np.arange(t0, t1, sample_dt_s)
+        pos, _ = truth.state_at(ts, np.full(ts.size, i))
+        la, lo, al = _geo(site, truth.start_enu_m[i])
+        lb, lob, alb = _geo(site, truth.end_enu_m[i])
+        rec = {
+            "id": oid,
+            "kind": truth.kinds[i],
+            "threat": bool(truth.is_threat[i]),
+            "munition": truth.munitions[i],
+            "launch" if truth.is_threat[i] else "start": {
+                "t": round(t0, 3),
+                "lat": round(la, 7),
+                "lon": round(lo, 7),
+                "alt_m": round(al, 2),
+            },
+            "impact" if truth.is_threat[i] else "end": {
+                "t": round(t1, 3),
+                "lat": round(lb, 7),
+                "lon": round(lob, 7),
+                "alt_m": round(alb, 2),
+                "zone": zones[i] if truth.is_threat[i] else None,
+            },
+        }
+        if truth.is_threat[i]:
+            rec.update(
+                time_of_flight_s=round(t1 - t0, 3),
+                apogee_m=round(float(truth.apogee_m[i]), 1),
+                az_deg=round(float(truth.az_deg[i]), 4),
+                el_deg=round(float(truth.el_deg[i]), 4),
+            )
+        rec["path"] = {"t0": round(t0, 3), "dt_s": sample_dt_s, "enu_m": np.round(pos, 2).tolist()}
+        recs.append(rec)
+    return recs
+
+
+def write_truth_jsonl(path: Path, scn: Scenario, truth: Truth) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for rec in truth_records(scn, truth):
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+def print_truth_table(scn: Scenario, truth: Truth, console: Console | None = None) -> None:
+    console = console or Console()
+    site = scn.site
+    zones = zone_of(scn, truth.end_enu_m[: truth.n_threats]) if truth.n_threats else []
+    names = {z.id: z.name or z.id for z in scn.zones}
+    t = Table(title=f"{scn.name}: threats flown ({truth.n_threats} rounds)")
+    for col in (
+        "round",
+        "munition",
+        "launch t s",
+        "launch lat, lon",
+        "impact lat, lon",
+        "zone",
+        "flight s",
+        "apogee m",
+        "range m",
+    ):
+        t.add_column(col)
+    for i in range(truth.n_threats):
+        la, lo, _ = _geo(site, truth.start_enu_m[i])
+        lb, lob, _ = _geo(site, truth.end_enu_m[i])
+        rng = float(np.hypot(*(truth.end_enu_m[i, :2] - truth.start_enu_m[i, :2])))
+        t.add_row(
+            truth.ids[i],
+            truth.munitions[i] or "",
+            f"{truth.start_t_s[i]:.1f}",
+            f"{la:.5f}, {lo:.5f}",
+            f"{lb:.5f}, {lob:.5f}",
+            names.get(zones[i], "open ground") if zones[i] else "open ground",
+            f"{truth.end_t_s[i] - truth.start_t_s[i]:.1f}",
+            f"{truth.apogee_m[i]:.0f}",
+            f"{rng:.0f}",
+        )
+    console.print(t)
+    if len(truth.paths):
+        tt = Table(title="air traffic")
+        for col in ("id", "kind", "start t s", "end t s", "legs"):
+            tt.add_column(col)
+        for j, p in enumerate(truth.paths):
+            i = truth.n_threats + j
+            tt.add_row(
+                truth.ids[i],
+                truth.kinds[i],
+                f"{p.start_time_s:.0f}",
+                f"{p.end_time_s:.0f}",
+                str(len(p.points_enu_m) - 1),
+            )
+        console.print(tt)
