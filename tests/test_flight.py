@@ -21,7 +21,10 @@ from counterram.physics.flight import (
 from counterram.physics.munitions import CATALOG, DRAG_LAWS
 
 SITE = Site(33.2985, 44.3958, 31.8)
-CONSTANT_CD = DragLaws(names=("const",), mach=((0.0, 6.0),), cd=((0.3, 0.3),))
+# every catalog law replaced by a constant Cd = 0.3 (smooth drag, for convergence orders)
+CONSTANT_CD = DragLaws(
+    names=DRAG_LAWS.names, mach=((0.0, 6.0),) * len(DRAG_LAWS.names), cd=((0.3, 0.3),) * len(DRAG_LAWS.names)
+)
 
 
 def env(**kw):

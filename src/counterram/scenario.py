@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .geo import Site
 from .physics.munitions import CATALOG
+from .sensing.radar import RadarSpec, SensorsFile
 
 DEFAULT_SCENARIO = "baghdad-green-zone"
 
@@ -105,16 +106,6 @@ class Zone(Strict):
         return self.siren or f"siren-{self.id}"
 
 
-class Sensor(Strict):
-    """A radar. Performance fields are completed by the sensing issue."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    id: str = Field(min_length=1)
-    lat: Lat
-    lon: Lon
-    alt_m: AltM = 0.0
-
-
 class Effector(Strict):
     """An effector (gun or interceptor launcher). Fields are completed by the engage issue."""
 
@@ -186,7 +177,17 @@ class Traffic(Strict):
     id: str = Field(min_length=1)
     kind: Literal["aircraft", "helicopter", "bird"]
     start_time_s: float = Field(0.0, ge=0.0)
+    rcs_m2: float | None = Field(None, gt=0.0, description="radar cross-section, m^2 (default by kind)")
     waypoints: list[Waypoint] = Field(min_length=2)
+
+    @field_validator("waypoints")
+    @classmethod
+    def _legs(cls, wps):
+        for i in range(1, len(wps)):
+            a, b = wps[i - 1], wps[i]
+            if (a.lat, a.lon, a.alt_m) == (b.lat, b.lon, b.alt_m):
+                raise ValueError(f"waypoints {i - 1} and {i} are the same point; a leg needs length")
+        return wps
 
 
 class Scenario(Strict):
@@ -198,7 +199,7 @@ class Scenario(Strict):
     ground_alt_m: float = Field(description="height of the (flat) ground above the ellipsoid, m")
     wind: WindSpec = Field(default_factory=WindSpec)
     zones: list[Zone] = Field(default_factory=list)
-    sensors: list[Sensor] = Field(default_factory=list)
+    sensors: list[RadarSpec] = Field(default_factory=list)
     effectors: list[Effector] = Field(default_factory=list)
     threats: list[Threat] = Field(default_factory=list)
     traffic: list[Traffic] = Field(default_factory=list)
@@ -289,9 +290,9 @@ def _unwrap(tp):
             return tp
 
 
-def _model_at(loc) -> type[BaseModel] | None:
+def _model_at(loc, root_model) -> type[BaseModel] | None:
     """The pydantic model class that holds the field at ``loc`` (for listing allowed keys)."""
-    model: Any = Scenario
+    model: Any = root_model
     for part in loc:
         if isinstance(part, int):
             continue
@@ -304,12 +305,12 @@ def _model_at(loc) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _message(err) -> str:
+def _message(err, root_model) -> str:
     kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
     if kind == "missing":
         return "missing required field"
     if kind == "extra_forbidden":
-        model = _model_at(err["loc"][:-1])
+        model = _model_at(err["loc"][:-1], root_model)
         known = ", ".join(model.model_fields) if model else "?"
         return f"unknown key {err['loc'][-1]!r}; expected one of: {known}"
     if kind == "value_error":
@@ -340,8 +341,8 @@ def _message(err) -> str:
     return err["msg"]
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    """Validate scenario YAML text; ``source`` names it in error messages."""
+def parse_yaml_model(text: str, source: str, model: type[BaseModel], what: str):
+    """Validate YAML ``text`` against a pydantic ``model``; errors name ``source``:line."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -350,26 +351,43 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError([f"{source}:{line}: not valid YAML: {problem}"]) from None
     if root is None:
-        raise ScenarioError(
-            [f"{source}:1: the file is empty; expected a scenario mapping (name, origin, ...)"]
-        )
+        raise ScenarioError([f"{source}:1: the file is empty; expected {what}"])
     if not isinstance(root, yaml.MappingNode):
         kind = {yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}.get(type(root), "?")
         line = root.start_mark.line + 1
-        raise ScenarioError([f"{source}:{line}: expected a scenario mapping (name, origin, ...), got {kind}"])
+        raise ScenarioError([f"{source}:{line}: expected {what}, got {kind}"])
     data = yaml.safe_load(text)
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            if err["type"] == "extra_forbidden":
-                node = _key_node(root, loc)
-            else:
-                node, _ = _node_at(root, loc)
-            problems.append(f"{source}:{node.start_mark.line + 1}: {_loc_str(loc)}: {_message(err)}")
+            node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)[0]
+            problems.append(f"{source}:{node.start_mark.line + 1}: {_loc_str(loc)}: {_message(err, model)}")
         raise ScenarioError(problems) from None
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate scenario YAML text; ``source`` names it in error messages."""
+    return parse_yaml_model(text, source, Scenario, "a scenario mapping (name, origin, ...)")
+
+
+def read_yaml_file(path: str | Path) -> str:
+    """A file's text, or a ScenarioError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path}:1: not a text file ({exc.reason})"]) from None
+
+
+def load_sensors(path: str | Path) -> list[RadarSpec]:
+    """A sensors file (``sensors:`` list of radars), with file:line errors."""
+    return parse_yaml_model(
+        read_yaml_file(path), str(path), SensorsFile, "a mapping with a sensors: list"
+    ).sensors
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

@@ -21,6 +21,17 @@ from .scenario import Round, Scenario, expand_rounds
 
 NON_THREAT = ("aircraft", "helicopter", "bird")
 
+#: typical radar cross-sections by kind (m^2), ASSUMPTIONS of the right order of magnitude:
+#: small rounds 0.01-0.05 m^2, a helicopter a few m^2, an airliner tens of m^2, a bird 0.01.
+DEFAULT_RCS_M2 = {
+    "mortar": 0.01,
+    "rocket": 0.03,
+    "artillery": 0.02,
+    "helicopter": 5.0,
+    "aircraft": 30.0,
+    "bird": 0.01,
+}
+
 
 def flight_env(scn: Scenario, **kw) -> FlightEnv:
     """The scenario's flight environment: its site, ground, wind and the catalog drag laws."""
@@ -55,6 +66,7 @@ class Truth:
     samples: np.ndarray  # (n_threats, K, 6) state every sample_dt_s from launch, NaN after impact
     end_state: np.ndarray  # (n_threats, 6) position and velocity at impact
     paths: list[Path]
+    rcs_m2: np.ndarray  # (N,) radar cross-section of every object
 
     @property
     def n_threats(self) -> int:
@@ -93,9 +105,11 @@ class Truth:
             p[~inside] = np.nan
             v[~inside] = np.nan
             pos[thr], vel[thr] = p, v
-        for j in np.flatnonzero(~thr):
-            path = self.paths[rows[j] - self.n_threats]
-            pos[j], vel[j] = path.state(t[j])
+        if not thr.all():  # traffic: each path once, for all of its times
+            idx = np.flatnonzero(~thr)
+            order = idx[np.argsort(rows[idx], kind="stable")]
+            for grp in np.split(order, np.flatnonzero(np.diff(rows[order])) + 1):
+                pos[grp], vel[grp] = self.paths[int(rows[grp[0]]) - self.n_threats].state(t[grp])
         return pos, vel
 
 
@@ -142,9 +156,11 @@ def fly_truth(scn: Scenario, rng: np.random.Generator | None = None, env: Flight
         pts = np.array([site.to_enu(w.lat, w.lon, w.alt_m) for w in tr.waypoints])
         paths.append(Path(tr.start_time_s, pts, np.array([w.speed_mps for w in tr.waypoints])))
     m = len(paths)
+    kinds = [CATALOG[r.munition].kind for r in rounds] + [t.kind for t in scn.traffic]
+    rcs = [DEFAULT_RCS_M2[k] for k in kinds[:n]] + [t.rcs_m2 or DEFAULT_RCS_M2[t.kind] for t in scn.traffic]
     return Truth(
         ids=[r.id for r in rounds] + [t.id for t in scn.traffic],
-        kinds=[CATALOG[r.munition].kind for r in rounds] + [t.kind for t in scn.traffic],
+        kinds=kinds,
         munitions=[r.munition for r in rounds] + [None] * m,
         rounds=rounds,
         start_t_s=np.concatenate([t_launch, [p.start_time_s for p in paths]]),
@@ -158,6 +174,7 @@ def fly_truth(scn: Scenario, rng: np.random.Generator | None = None, env: Flight
         samples=samples,
         end_state=end_state,
         paths=paths,
+        rcs_m2=np.array(rcs, float),
     )
 
 

@@ -1,0 +1,1 @@
+"""Sensing: radar specifications, the plot record, and the radar simulator (truth -> plots)."""

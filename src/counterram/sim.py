@@ -1,0 +1,155 @@
+"""The scenario runner: truth -> plots -> engine -> events, and the record for scoring.
+
+``run_scenario`` flies the scenario's truth, simulates every radar's plots, feeds them to
+the :class:`~counterram.engine.Engine` batch by batch in arrival order (exactly as a live
+feed would), and keeps what scoring needs: which truth object each plot came from, which
+track took it, the events, and the confirmed tracks sampled once a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import Engine, EngineConfig, TrackView
+from .events import Event, TruthImpact, TruthLaunch
+from .scenario import Scenario
+from .sensing.plots import PlotBatch
+from .sensing.radar import RadarGeometry
+from .sensing.simulate import simulate_plots
+from .truth import Truth, flight_env, fly_truth, zone_of
+
+
+@dataclass
+class PlotLog:
+    """Every plot the engine saw, in arrival order: time, sensor, truth row (-1 false alarm),
+    the track that took it (-1 none), whether it updated that track."""
+
+    t_s: list[np.ndarray] = field(default_factory=list)
+    sensor: list[np.ndarray] = field(default_factory=list)
+    truth_row: list[np.ndarray] = field(default_factory=list)
+    serial: list[np.ndarray] = field(default_factory=list)
+    owner_serial: list[np.ndarray] = field(default_factory=list)  # (serial, track id) pairs
+    owner_track: list[np.ndarray] = field(default_factory=list)
+
+    def arrays(self):
+        """(t_s, sensor, truth_row, track) per plot, in arrival order."""
+        cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
+        serial = cat(self.serial, np.int64)
+        track = np.full(int(serial.max(initial=-1)) + 1, -1, np.int64)
+        track[cat(self.owner_serial, np.int64)] = cat(self.owner_track, np.int64)
+        return cat(self.t_s, float), cat(self.sensor, int), cat(self.truth_row, int), track[serial]
+
+
+@dataclass
+class SimRun:
+    """Everything one simulated run produced."""
+
+    scenario: Scenario
+    truth: Truth
+    radars: list[RadarGeometry]
+    events: list[Event]
+    plots: PlotLog
+    batches: list[PlotBatch]
+    snapshots: list[tuple[float, TrackView]]  # confirmed tracks, once a second
+    final_tracks: TrackView
+    engine: Engine
+
+
+def build_radars(scn: Scenario) -> list[RadarGeometry]:
+    return [RadarGeometry.build(s, scn.site) for s in scn.sensors]
+
+
+def run_scenario(
+    scn: Scenario,
+    rng: np.random.Generator | None = None,
+    config: EngineConfig | None = None,
+    *,
+    truth: Truth | None = None,
+    snapshot_dt_s: float = 1.0,
+    keep_batches: bool = False,
+) -> SimRun:
+    """Fly, sense and run the engine over a whole scenario."""
+    rng = np.random.default_rng(scn.seed) if rng is None else rng
+    truth = fly_truth(scn, rng) if truth is None else truth
+    radars = build_radars(scn)
+    if not radars:
+        raise ValueError(f"scenario {scn.name!r} has no sensors: nothing can be tracked")
+    engine = Engine(flight_env(scn), radars, config)
+    batches = simulate_plots(truth, radars, rng, 0.0, scn.duration_s)
+    events: list[Event] = _truth_events(scn, truth)
+    log = PlotLog()
+    snaps: list[tuple[float, TrackView]] = []
+    next_snap = snapshot_dt_s
+    kept: list[PlotBatch] = []
+    for b in batches:
+        res = engine.step(b.plots)
+        rep = res.report
+        log.t_s.append(rep.batch.t_s)
+        log.sensor.append(rep.batch.sensor)
+        log.truth_row.append(b.truth_row[rep.order])
+        log.serial.append(rep.serial)
+        took = rep.plot_track >= 0
+        log.owner_serial += [rep.serial[took], np.array([p for _, p in rep.initiated], np.int64)]
+        log.owner_track += [rep.plot_track[took], np.array([t for t, _ in rep.initiated], np.int64)]
+        events.extend(res.events)
+        if keep_batches:
+            kept.append(b.plots)
+        while b.arrival_t_s >= next_snap:
+            snaps.append((next_snap, engine.tracks()))
+            next_snap += snapshot_dt_s
+    events.sort(key=lambda e: e.t)
+    return SimRun(scn, truth, radars, events, log, kept, snaps, engine.tracks(), engine)
+
+
+def _truth_events(scn: Scenario, truth: Truth) -> list[Event]:
+    site = scn.site
+    out: list[Event] = []
+    if truth.n_threats == 0:
+        return out
+    lat0, lon0, _ = site.to_geodetic(truth.start_enu_m[: truth.n_threats])
+    lat1, lon1, _ = site.to_geodetic(truth.end_enu_m[: truth.n_threats])
+    zones = zone_of(scn, truth.end_enu_m[: truth.n_threats])
+    for i in range(truth.n_threats):
+        out.append(
+            TruthLaunch(
+                float(truth.start_t_s[i]),
+                truth.ids[i],
+                truth.munitions[i] or "",
+                float(np.atleast_1d(lat0)[i]),
+                float(np.atleast_1d(lon0)[i]),
+            )
+        )
+        out.append(
+            TruthImpact(
+                float(truth.end_t_s[i]),
+                truth.ids[i],
+                float(np.atleast_1d(lat1)[i]),
+                float(np.atleast_1d(lon1)[i]),
+                zones[i],
+            )
+        )
+    return out
+
+
+def score_run(run: SimRun):
+    """Track scores of a run (see :func:`counterram.metrics.score_tracks`)."""
+    from .events import TrackConfirmed
+    from .metrics import score_tracks
+    from .tracking.tracker import CONFIRMED
+
+    t, _, truth_row, track = run.plots.arrays()
+    confirmed = {e.track: e.t for e in run.events if isinstance(e, TrackConfirmed)}
+    pairs = []
+    truth = run.truth
+    rows = np.arange(len(truth.ids))
+    for ts, view in run.snapshots:
+        pos, _ = truth.state_at(np.full(rows.size, ts), rows)
+        present = ~np.isnan(pos[:, 0])
+        seen = np.zeros(rows.size, bool)
+        for r in run.radars:
+            seen[present] |= r.in_coverage(pos[present])
+        flying = view.status == CONFIRMED
+        pairs.append((pos[seen], view.position_at(ts)[flying]))
+    return score_tracks(truth, t, truth_row, track, confirmed, pairs)

@@ -1,0 +1,649 @@
+"""The track table and the multi-target tracker: initiate, associate, update, confirm, delete.
+
+All tracks live in arrays (:class:`TrackTable`): states ``x`` (N, 7), covariances ``P``
+(N, 7, 7), and per-track bookkeeping columns with a stable integer ``id`` that is never
+reused. One call of :meth:`Tracker.step` takes one batch of plots (any sensors, any times)
+and runs, vectorised over all tracks and plots:
+
+1. predict every flying track to the batch's reference time (median plot time) with the
+   flight model and its transition matrix (:func:`filters.ekf_predict`);
+2. pre-gate (k-d trees on position, and on line of sight for confirmed tracks), gate and
+   assign plots to tracks (:mod:`associate`), carrying each track to its plot's own time by
+   a second-order Taylor step;
+3. update the assigned tracks (Joseph-form EKF with a strong-tracking fading factor where
+   innovations run large, an adaptive measurement-noise scale, and single-component
+   outliers dropped) and, beside them, a constant-velocity alternative for the classifier;
+4. attribute leftover plots that lie along a confirmed track's line of sight to that track
+   as outliers (a tracking radar's range gate walking off, angle glint) without using them;
+5. land tracks whose flight has met the ground (they hold their impact point for a while,
+   taking the radar's returns from the impact area), confirm tentative tracks (M hits, a
+   velocity known well enough, airborne and moving), delete tracks that miss too long or
+   duplicate an older confirmed track;
+6. start tentative tracks from pairs of leftover plots (two-point initiation, with the
+   covariance of a velocity differenced from two noisy positions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from ..physics.flight import FlightEnv, fly_ballistic_to_ground
+from ..sensing.plots import PlotBatch
+from ..sensing.radar import RadarGeometry
+from . import classify
+from .associate import assign, gate_threshold, pregate_pairs, pregate_pairs_los, union_pairs
+from .filters import (
+    FilterParams,
+    continuous_jacobian,
+    cv_predict,
+    ekf_predict,
+    gaussian_loglik,
+    kalman_update,
+    taylor_predict,
+)
+from .models import (
+    converted_position,
+    drop_components,
+    innovation,
+    mahalanobis2,
+    measure,
+    measure_jacobian,
+    measurement_noise,
+)
+
+TENTATIVE, CONFIRMED, LANDED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    """Tracker settings; docs/tracking.md says how each default was chosen.
+
+    Association: ``gate_prob`` chi-square gate; ``pd`` and ``clutter_density`` (false plots
+    per m rad^2 of measurement space) set the assignment costs; ``component_outlier_prob``
+    prices a plot used without one bad component.
+    Filter adaptation: ``r_scale_memory`` (0..1) of the adaptive measurement-noise scale;
+    ``fading_max`` caps the strong-tracking factor.
+    Initiation: ``init_max_speed_mps`` fastest object; partner plots between
+    ``init_min_dt_s`` and min(``init_max_dt_s``, ``init_max_revisits`` revisits) earlier;
+    ``kappa0`` / ``sigma_kappa0`` prior of kappa = ln(i A / m); ``init_accel_mps2`` the
+    acceleration allowed across the two plots.
+    Confirmation: ``confirm_hits`` plots, while missing fewer than ``confirm_window`` -
+    ``confirm_hits`` revisits in a row, with velocity 1-sigma under ``confirm_sigma_v_mps``,
+    speed over ``confirm_min_speed_mps`` and height over ``confirm_min_height_m`` above ground.
+    Deletion: confirmed tracks after ``delete_revisits`` revisits (at least ``delete_min_s``)
+    without a plot; landed tracks ``landed_hold_s`` after impact.
+    Attribution of outliers: within ``attribute_deg`` of the line of sight and
+    ``attribute_range_m`` in range of a confirmed track that got no plot from that sensor.
+    """
+
+    filter: FilterParams
+    gate_prob: float = 0.9999
+    pd: float = 0.9
+    clutter_density: float = 1e-4
+    component_outlier_prob: float = 0.05
+    r_scale_memory: float = 0.7
+    fading_max: float = 25.0
+    confirm_hits: int = 3
+    confirm_window: int = 4
+    confirm_sigma_v_mps: float = 50.0
+    confirm_min_speed_mps: float = 10.0
+    confirm_min_height_m: float = 30.0
+    delete_revisits: float = 4.0
+    delete_min_s: float = 1.0
+    landed_hold_s: float = 10.0
+    init_max_speed_mps: float = 1500.0
+    init_min_dt_s: float = 0.02
+    init_max_dt_s: float = 2.5
+    init_max_revisits: float = 3.0
+    init_max_partners: int = 2
+    kappa0: float = float(np.log(2.5e-4))
+    sigma_kappa0: float = 1.5
+    init_accel_mps2: float = 15.0
+    pregate_slack_m: float = 30.0
+    attribute_deg: float = 3.0
+    attribute_range_m: float = 3000.0
+    duplicate_chi2: float = float(chi2.ppf(0.999, 6))
+
+
+_COLUMNS = {
+    "id": np.int64,
+    "status": np.int8,
+    "t": float,  # time of the last update (landed: impact time), s
+    "t_birth": float,
+    "t_confirm": float,
+    "hits": np.int64,  # plots used
+    "owned": np.int64,  # plots used or attributed
+    "revisit": float,  # revisit period of the sensor that last updated it, s
+    "llr": float,  # ballistic-vs-CV log likelihood ratio (classification)
+    "speed_max": float,
+    "nis_sum": float,
+    "r_scale": float,  # adaptive measurement-noise scale (>= 1)
+    "angles_ok": np.int8,  # the last update used both angles
+}
+
+
+@dataclass
+class TrackTable:
+    """All live tracks as arrays; row order is arbitrary, ``id`` is the stable key."""
+
+    x: np.ndarray = field(default_factory=lambda: np.zeros((0, 7)))
+    P: np.ndarray = field(default_factory=lambda: np.zeros((0, 7, 7)))
+    xcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))
+    Pcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 6, 6)))
+    cols: dict = field(default_factory=lambda: {k: np.zeros(0, t) for k, t in _COLUMNS.items()})
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    def append(self, x, P, xcv, Pcv, **cols) -> None:
+        self.x = np.concatenate([self.x, x])
+        self.P = np.concatenate([self.P, P])
+        self.xcv = np.concatenate([self.xcv, xcv])
+        self.Pcv = np.concatenate([self.Pcv, Pcv])
+        n = x.shape[0]
+        for k, t in _COLUMNS.items():
+            v = np.broadcast_to(np.asarray(cols.get(k, 0), dtype=t), (n,))
+            self.cols[k] = np.concatenate([self.cols[k], v])
+
+    def keep(self, mask) -> None:
+        self.x, self.P, self.xcv, self.Pcv = self.x[mask], self.P[mask], self.xcv[mask], self.Pcv[mask]
+        self.cols = {k: v[mask] for k, v in self.cols.items()}
+
+    def rows_of(self, ids) -> np.ndarray:
+        """Row index of each id (ids must be live)."""
+        order = np.argsort(self["id"])
+        return order[np.searchsorted(self["id"], ids, sorter=order)]
+
+
+@dataclass
+class StepReport:
+    """What one tracker step did, in track ids.
+
+    Plot columns are in the step's time order; ``order`` maps them back to the input batch,
+    ``serial`` numbers every accepted plot since the tracker started. ``plot_track``: the
+    track that took each plot (-1: none); ``plot_used``: whether it updated that track (False:
+    attributed as an outlier). ``initiated``: (new track id, serial of its earlier plot).
+    ``landed``: ids that met the ground now. ``deleted``: (id, reason, was confirmed) with
+    reason lost / landed / duplicate / unconfirmed. ``rejected``: (input index, reason).
+    """
+
+    t_s: float
+    batch: PlotBatch
+    order: np.ndarray
+    serial: np.ndarray
+    plot_track: np.ndarray
+    plot_used: np.ndarray
+    updated: np.ndarray
+    confirmed: np.ndarray
+    initiated: list[tuple[int, int]]
+    landed: np.ndarray
+    deleted: list[tuple[int, str, bool]]
+    rejected: list[tuple[int, str]]
+
+
+class Tracker:
+    """Multi-target tracker for ballistic threats over several radars.
+
+    ``radars`` fixes the sensor index of every plot; ``env`` is the flight environment
+    (site frame, ground, atmosphere; the tracker's drag law is ``params.filter.law_idx``).
+    """
+
+    def __init__(self, env: FlightEnv, radars: list[RadarGeometry], params: TrackerParams):
+        self.env, self.radars, self.p = env, radars, params
+        self.tracks = TrackTable()
+        self.next_id = 1
+        self.next_serial = 0
+        self._rot = np.stack([r.rot for r in radars])
+        self._off = np.stack([r.offset for r in radars])
+        self._sigma = np.stack([r.sigma for r in radars])
+        self._revisit = np.array([r.revisit_s for r in radars])
+        self._sensor_pos = np.stack([r.position_enu_m for r in radars])
+        # initiation pool: leftover plots waiting for a partner
+        self.pool = {
+            "t": np.zeros(0),
+            "r": np.zeros((0, 3)),
+            "C": np.zeros((0, 3, 3)),
+            "sensor": np.zeros(0, int),
+            "serial": np.zeros(0, np.int64),
+        }
+        self.t_now = -np.inf
+
+    # ------------------------------------------------------------------------------------
+    def step(self, batch: PlotBatch) -> StepReport:
+        p, fp, T = self.p, self.p.filter, self.tracks
+        ok, reasons = batch.valid_mask(len(self.radars))
+        rejected = [(int(i), reasons[i]) for i in np.flatnonzero(~ok)]
+        accepted = np.flatnonzero(ok)
+        order = accepted[np.argsort(batch.t_s[accepted], kind="stable")]
+        batch = batch.take(order)
+        m = len(batch)
+        serial = self.next_serial + np.arange(m, dtype=np.int64)
+        self.next_serial += m
+        plot_track = np.full(m, -1, np.int64)
+        plot_used = np.zeros(m, bool)
+        empty = np.zeros(0, np.int64)
+        if m == 0:
+            return StepReport(
+                self.t_now, batch, order, serial, plot_track, plot_used, empty, empty, [], empty, [], rejected
+            )
+        t_ref = float(np.median(batch.t_s))
+        t_end = float(batch.t_s.max())
+        self.t_now = max(self.t_now, t_end)
+        s_idx = batch.sensor
+        rot, off, sig = self._rot[s_idx], self._off[s_idx], self._sigma[s_idx]
+        has_rdot = ~np.isnan(batch.rdot_mps) & ~np.isnan(sig[:, 3])
+        z = np.stack(
+            [batch.range_m, batch.az_rad, batch.el_rad, np.where(has_rdot, batch.rdot_mps, np.nan)], 1
+        )
+        r_plot, C_plot = converted_position(batch.range_m, batch.az_rad, batch.el_rad, sig, rot, off)
+        gated_by_confirmed = np.zeros(m, bool)
+        got_plot = np.zeros((len(T), len(self.radars)), bool)
+
+        flying = np.flatnonzero(T["status"] != LANDED)
+        pos_now = T.x[:, 0:3].copy()  # where each track is around t_ref (landed: impact point)
+        if flying.size:
+            # 1. predict flying tracks to the reference time
+            x_ref, P_ref = ekf_predict(self.env, T.x[flying], T.P[flying], t_ref - T["t"][flying], fp)
+            pos_now[flying] = x_ref[:, 0:3]
+            f_ref, A_ref = continuous_jacobian(self.env, x_ref, fp)
+            # 2. pre-gate
+            span = float(np.max(np.abs(batch.t_s - t_ref)))
+            k_gate = np.sqrt(chi2.ppf(p.gate_prob, 4))
+            meas_r = np.sqrt(np.max(np.trace(C_plot, axis1=1, axis2=2)))
+            pos_sd = np.sqrt(np.trace(P_ref[:, 0:3, 0:3], axis1=1, axis2=2))
+            speed = np.linalg.norm(x_ref[:, 3:6], axis=1)
+            radius = k_gate * np.hypot(pos_sd, meas_r) + speed * span + p.pregate_slack_m
+            ti, pj = pregate_pairs(x_ref[:, 0:3], radius, r_plot)
+            conf = np.flatnonzero(T["status"][flying] == CONFIRMED)
+            if conf.size:
+                # line-of-sight candidates for confirmed tracks (their plots' range may be off)
+                rng_track = np.linalg.norm(x_ref[conf, 0:3], axis=1) + 1.0
+                ang_sd = np.hypot(np.max(self._sigma[:, 1:3]), pos_sd[conf] / rng_track)
+                ang_r = k_gate * ang_sd + (speed[conf] * span + p.pregate_slack_m) / rng_track
+                li, lj = pregate_pairs_los(x_ref[conf, 0:3], ang_r, r_plot, s_idx, self._sensor_pos)
+                ti, pj = union_pairs(ti, pj, conf[li], lj, m)
+            # 3. gate each candidate pair at the plot's own time, with the model the track
+            #    follows best: ballistic, or constant velocity once it looks like supported flight
+            rows_all = flying[ti]
+            xp, Pp = taylor_predict(f_ref[ti], A_ref[ti], x_ref[ti], P_ref[ti], batch.t_s[pj] - t_ref, fp)
+            R = measurement_noise(sig[pj], has_rdot[pj]) * T["r_scale"][rows_all, None, None]
+            nu_g, S_g, H, nu_b = self._innovations(xp, Pp, rows_all, pj, batch, z, rot, off, R)
+            is_conf = T["status"][rows_all] == CONFIRMED
+            used, d2, S, _ = self._gate(nu_g, S_g, has_rdot[pj], is_conf, T["angles_ok"][rows_all] == 1)
+            gated = used.any(axis=1)
+            gated_by_confirmed[pj[gated & is_conf]] = True
+            dof = used.sum(axis=1)
+            partial = dof < np.where(has_rdot[pj], 4, 3)
+            g = np.flatnonzero(gated)
+            loglik = gaussian_loglik(d2[g], S[g], dof[g])
+            cost = -(loglik + np.log(p.pd / (1.0 - p.pd)) - np.log(p.clutter_density))
+            cost += self._outlier_cost(used[g], has_rdot[pj[g]])
+            chosen = g[assign(len(T), m, rows_all[g], pj[g], cost)]
+            # 4. update the assigned tracks (dropped components: zero H row, zero innovation)
+            if chosen.size:
+                self._update(
+                    chosen, rows_all, pj, xp, Pp, nu_b, H, R, used, dof, partial, z, batch, rot, off, s_idx
+                )
+                plot_track[pj[chosen]] = T["id"][rows_all[chosen]]
+                plot_used[pj[chosen]] = True
+                got_plot[rows_all[chosen], s_idx[pj[chosen]]] = True
+        # 5. outliers along a confirmed or landed track's line of sight
+        free = (plot_track < 0) & ~gated_by_confirmed
+        att_rows, att_plots = self._attribute(free, pos_now, r_plot, s_idx, got_plot)
+        plot_track[att_plots] = T["id"][att_rows]
+        np.add.at(T["owned"], att_rows, 1)
+        # 6. land, confirm, delete
+        landed = self._land()
+        confirmed = self._confirm()
+        deleted = self._delete()
+        updated = np.unique(plot_track[plot_used])
+        # 7. initiation from plots nobody took (and no confirmed track gated)
+        free = (plot_track < 0) & ~gated_by_confirmed
+        initiated = self._initiate(batch.t_s[free], r_plot[free], C_plot[free], s_idx[free], serial[free])
+        for tid, _, new_serial in initiated:
+            plot_track[serial == new_serial] = tid
+            plot_used[serial == new_serial] = True
+        return StepReport(
+            self.t_now,
+            batch,
+            order,
+            serial,
+            plot_track,
+            plot_used,
+            updated,
+            confirmed,
+            [(a, b) for a, b, _ in initiated],
+            landed,
+            deleted,
+            rejected,
+        )
+
+    # ------------------------------------------------------------------------------------
+    def _outlier_cost(self, used, has_rdot):
+        """Extra cost of a plot used without one component: that component is priced as an
+        outlier, probability ``component_outlier_prob`` spread evenly over its window
+        (range: +-attribute_range_m; an angle: +-attribute_deg), instead of its likelihood.
+        This keeps a whole-plot match cheaper than an angles-only match of a plot that is
+        really another target's along the same line of sight."""
+        p = self.p
+        width = np.array(
+            [2 * p.attribute_range_m, 2 * np.radians(p.attribute_deg), 2 * np.radians(p.attribute_deg), 1.0]
+        )
+        dropped = ~used & np.c_[np.ones((used.shape[0], 3), bool), has_rdot]
+        per = -np.log(p.component_outlier_prob) + np.log(width)
+        return (dropped * per).sum(axis=1)
+
+    def _innovations(self, xp, Pp, rows, pj, batch, z, rot, off, R):
+        """Innovations of candidate pairs: (nu, S) for gating from each track's preferred model,
+        the ballistic H, and the ballistic nu (for the update).
+
+        Tracks whose classifier favours supported flight (LLR < 0) are gated with their
+        constant-velocity filter, so a helicopter or an airliner is followed as well as a round.
+        """
+        T = self.tracks
+        H = measure_jacobian(xp, rot[pj], off[pj])
+        nu_b = innovation(z[pj], measure(xp, rot[pj], off[pj]))
+        S = H @ Pp @ np.swapaxes(H, 1, 2) + R
+        nu = nu_b.copy()
+        cv = T["llr"][rows] < 0.0
+        if cv.any():
+            k = np.flatnonzero(cv)
+            r = rows[k]
+            xc, Pc = cv_predict(T.xcv[r], T.Pcv[r], batch.t_s[pj[k]] - T["t"][r], self.p.filter.q_cv_m2ps3)
+            Hc = measure_jacobian(xc, rot[pj[k]], off[pj[k]], n_state=6)
+            nu[k] = innovation(z[pj[k]], measure(xc, rot[pj[k]], off[pj[k]]))
+            S[k] = Hc @ Pc @ np.swapaxes(Hc, 1, 2) + R[k]
+        return nu, S, H, nu_b
+
+    def _update(
+        self, chosen, rows_all, pj, xp, Pp, nu_b, H, R, used, dof, partial, z, batch, rot, off, s_idx
+    ):
+        """EKF update of the ballistic state and KF update of the constant-velocity alternative
+        for the chosen pairs; the classifier's log likelihood ratio and the adaptive noise scale
+        follow."""
+        T, p, fp = self.tracks, self.p, self.p.filter
+        rows, plots = rows_all[chosen], pj[chosen]
+        use = used[chosen]
+        nu = np.where(use, nu_b[chosen], 0.0)
+        Hc = np.where(use[:, :, None], H[chosen], 0.0)
+        Rc = np.where(use[:, :, None] & use[:, None, :], R[chosen], np.eye(4))
+        dofc = dof[chosen]
+        S_b = Hc @ Pp[chosen] @ np.swapaxes(Hc, 1, 2) + Rc
+        d2_b = mahalanobis2(nu, S_b)
+        Pc = self._fading(Pp[chosen], nu, Hc, Rc, d2_b, dofc)
+        x_new, P_new, _, nis, _ = kalman_update(xp[chosen], Pc, nu, Hc, Rc)
+        # the constant-velocity alternative, from its own last time to the plot's
+        xcv, Pcv = cv_predict(T.xcv[rows], T.Pcv[rows], batch.t_s[plots] - T["t"][rows], fp.q_cv_m2ps3)
+        nu_cv = np.where(use, innovation(z[plots], measure(xcv, rot[plots], off[plots])), 0.0)
+        Hcv = np.where(use[:, :, None], measure_jacobian(xcv, rot[plots], off[plots], n_state=6), 0.0)
+        xcv_new, Pcv_new, Scv, d2cv, _ = kalman_update(xcv, Pcv, nu_cv, Hcv, Rc)
+        ll_b = gaussian_loglik(d2_b, S_b, dofc)
+        ll_c = gaussian_loglik(d2cv, Scv, dofc)
+        T.x[rows], T.P[rows] = x_new, P_new
+        T.xcv[rows], T.Pcv[rows] = xcv_new, Pcv_new
+        T["t"][rows] = batch.t_s[plots]
+        T["hits"][rows] += 1
+        T["owned"][rows] += 1
+        T["revisit"][rows] = self._revisit[s_idx[plots]]
+        # only whole plots inform the classifier
+        full = ~partial[chosen]
+        T["llr"][rows] = classify.accumulate_llr(T["llr"][rows], np.where(full, ll_b - ll_c, 0.0))
+        T["speed_max"][rows] = np.maximum(T["speed_max"][rows], np.linalg.norm(x_new[:, 3:6], axis=1))
+        T["nis_sum"][rows] += nis
+        # adaptive measurement noise: the scale follows the normalised innovations of the model
+        # the track follows (never below 1)
+        nis_model = np.where(T["llr"][rows] < 0.0, d2cv, nis)
+        ratio = np.clip(nis_model / dofc, 0.1, 9.0)
+        T["r_scale"][rows] = np.clip(T["r_scale"][rows] * ratio ** (1.0 - p.r_scale_memory), 1.0, 100.0)
+        T["angles_ok"][rows] = use[:, 1] & use[:, 2]
+
+    def _fading(self, P, nu, H, R, d2, dof):
+        """Strong-tracking fading factor (Zhou & Frank 1996) where innovations are too large.
+
+        Where d^2 exceeds its chi-square 99 % point (the model is losing the target: a wrong
+        early velocity, an unmodelled push), the predicted kinematic covariance is inflated by
+            lambda = clip( (nu'^T nu' - m) / tr(H' P H'^T), 1, fading_max )
+        in units of the measurement standard deviations (nu' = nu / sigma, H' = H / sigma; m
+        the number of components used), so the update can pull the state back. Elsewhere
+        lambda = 1: the plain EKF.
+        """
+        hit = d2 > chi2.ppf(0.99, dof)
+        if not hit.any():
+            return P
+        w = 1.0 / np.sqrt(np.diagonal(R[hit], axis1=1, axis2=2))
+        HPHt = H[hit] @ P[hit] @ np.swapaxes(H[hit], 1, 2) * w[:, :, None] * w[:, None, :]
+        num = np.einsum("ni,ni->n", nu[hit] * w, nu[hit] * w) - dof[hit]
+        lam = np.clip(num / np.trace(HPHt, axis1=1, axis2=2), 1.0, self.p.fading_max)
+        P = P.copy()
+        P[hit, 0:6, 0:6] *= lam[:, None, None]
+        return P
+
+    def _gate(self, nu, S, has_rdot, confirmed, angle_ok):
+        """Chi-square gate on the whole plot, or else on the plot less one bad component.
+
+        Real plots carry single-component outliers: a tracking radar's range gate can jump or
+        drift by hundreds of metres while its angles hold, and an angle can jump once. For a
+        confirmed track, a pair that fails the full gate is tried again with range left out
+        (any number of times in a row) and with azimuth or elevation left out (only if the
+        previous update used both angles: a drifting angle would otherwise steer the track).
+        The best variant that passes is used and its dropped component treated as missing.
+        Returns (used components (K, 4), d^2, S, nu) of the chosen variants.
+        """
+        k = nu.shape[0]
+        base = np.ones((k, 4), bool)
+        base[:, 3] = has_rdot
+        thr = lambda used: gate_threshold(used.sum(axis=1), self.p.gate_prob)  # noqa: E731
+        nu_b, S_b = drop_components(nu, S, base)
+        d2 = mahalanobis2(nu_b, S_b)
+        passed = d2 <= thr(base)
+        used = np.where(passed[:, None], base, False)
+        best = np.where(passed, d2 / base.sum(axis=1), np.inf)
+        out_nu, out_S, out_d2 = nu_b, S_b, d2
+        for c in range(3):
+            allowed = confirmed & (angle_ok if c > 0 else True)
+            todo = ~passed & allowed
+            if not todo.any():
+                continue
+            variant = base.copy()
+            variant[:, c] = False
+            nu_v, S_v = drop_components(nu[todo], S[todo], variant[todo])
+            d2_v = mahalanobis2(nu_v, S_v)
+            ok = (d2_v <= thr(variant[todo])) & (d2_v / variant[todo].sum(axis=1) < best[todo])
+            rows = np.flatnonzero(todo)[ok]
+            used[rows] = variant[rows]
+            best[rows] = d2_v[ok] / variant[rows].sum(axis=1)
+            out_nu[rows], out_S[rows], out_d2[rows] = nu_v[ok], S_v[ok], d2_v[ok]
+        return used, out_d2, out_S, out_nu
+
+    def _attribute(self, free, pos_now, r_plot, s_idx, got_plot):
+        """Leftover plots along the line of sight of a confirmed (or landed) track that got no
+        plot from the same sensor in this batch: within ``attribute_deg`` of its direction and
+        ``attribute_range_m`` of its range. They join that track as outliers (not used)."""
+        T, p = self.tracks, self.p
+        cand = np.flatnonzero(T["status"] != TENTATIVE)
+        js = np.flatnonzero(free)
+        if cand.size == 0 or js.size == 0:
+            return np.zeros(0, int), np.zeros(0, int)
+        sp = self._sensor_pos[s_idx[js]]
+        d_plot = r_plot[js] - sp  # (J, 3)
+        d_track = pos_now[cand][None, :, :] - sp[:, None, :]  # (J, C, 3)
+        rp = np.linalg.norm(d_plot, axis=1)
+        rt = np.linalg.norm(d_track, axis=2)
+        cosang = np.einsum("jk,jck->jc", d_plot, d_track) / (rp[:, None] * rt)
+        close = (cosang >= np.cos(np.radians(p.attribute_deg))) & (
+            np.abs(rp[:, None] - rt) <= p.attribute_range_m
+        )
+        close &= ~got_plot[cand][:, s_idx[js]].T
+        score = np.where(close, cosang, -np.inf)
+        best = np.argmax(score, axis=1)
+        ok = np.isfinite(score[np.arange(js.size), best])
+        return cand[best[ok]], js[ok]
+
+    # ------------------------------------------------------------------------------------
+    def _land(self) -> np.ndarray:
+        """Flying tracks whose flight has met the ground by now become LANDED at the impact
+        point the flight model gives from their last state."""
+        T, env = self.tracks, self.env
+        fly = np.flatnonzero(T["status"] != LANDED)
+        if fly.size == 0:
+            return np.zeros(0, np.int64)
+        dt = self.t_now - T["t"][fly]
+        x = T.x[fly]
+        h = env.height_m(x[:, 0:3]) + x[:, 5] * dt - 0.5 * env.g0_mps2 * dt**2
+        down = (h <= env.ground_alt_m) & (x[:, 5] < 0) & (T["status"][fly] == CONFIRMED)
+        if not down.any():
+            return np.zeros(0, np.int64)
+        rows = fly[down]
+        res = fly_ballistic_to_ground(env, T.x[rows], self.p.filter.law_idx, t_max_s=60.0)
+        T.x[rows, 0:3] = np.where(res.landed[:, None], res.y_end[:, 0:3], T.x[rows, 0:3])
+        T.x[rows, 3:6] = 0.0
+        T["t"][rows] = T["t"][rows] + np.where(res.landed, res.t_end_s, 0.0)
+        T["status"][rows] = LANDED
+        return T["id"][rows].copy()
+
+    def _confirm(self) -> np.ndarray:
+        """M hits, a velocity known to within confirm_sigma_v_mps, a speed of at least
+        confirm_min_speed_mps and a height of at least confirm_min_height_m above the ground:
+        stationary or surface clutter never confirms."""
+        T, p = self.tracks, self.p
+        sd_v = np.sqrt(np.trace(T.P[:, 3:6, 3:6], axis1=1, axis2=2) / 3.0)
+        speed = np.linalg.norm(T.x[:, 3:6], axis=1)
+        up = (T["status"] == TENTATIVE) & (T["hits"] >= p.confirm_hits)
+        up &= (sd_v <= p.confirm_sigma_v_mps) & (speed >= p.confirm_min_speed_mps)
+        up &= self.env.height_m(T.x[:, 0:3]) >= self.env.ground_alt_m + p.confirm_min_height_m
+        T["status"][up] = CONFIRMED
+        T["t_confirm"][up] = T["t"][up]
+        return T["id"][up].copy()
+
+    def _delete(self) -> list[tuple[int, str, bool]]:
+        T, p = self.tracks, self.p
+        if len(T) == 0:
+            return []
+        silent = self.t_now - T["t"]
+        status = T["status"]
+        allowed_misses = p.confirm_window - p.confirm_hits
+        reason = np.full(len(T), "", object)
+        reason[(status == TENTATIVE) & (silent > (allowed_misses + 1.5) * T["revisit"])] = "unconfirmed"
+        reason[
+            (status == CONFIRMED) & (silent > np.maximum(p.delete_revisits * T["revisit"], p.delete_min_s))
+        ] = "lost"
+        reason[(status == LANDED) & (silent > p.landed_hold_s)] = "landed"
+        reason[self._duplicates() & (reason == "")] = "duplicate"
+        gone = reason != ""
+        was_conf = status != TENTATIVE
+        out = [
+            (int(i), str(r), bool(c))
+            for i, r, c in zip(T["id"][gone], reason[gone], was_conf[gone], strict=True)
+        ]
+        T.keep(~gone)
+        return out
+
+    def _duplicates(self) -> np.ndarray:
+        """Confirmed tracks whose states agree with an older confirmed track's (same object)."""
+        T = self.tracks
+        conf = np.flatnonzero(T["status"] == CONFIRMED)
+        dup = np.zeros(len(T), bool)
+        if conf.size < 2:
+            return dup
+        pairs = cKDTree(T.x[conf, 0:3]).query_pairs(r=200.0, output_type="ndarray")
+        if pairs.size == 0:
+            return dup
+        a, b = conf[pairs[:, 0]], conf[pairs[:, 1]]
+        # compare at a common time: carry the earlier-updated one forward linearly
+        dt = T["t"][b] - T["t"][a]
+        xa = T.x[a, 0:6].copy()
+        xa[:, 0:3] += xa[:, 3:6] * dt[:, None]
+        diff = xa - T.x[b, 0:6]
+        d2 = mahalanobis2(diff, T.P[a, 0:6, 0:6] + T.P[b, 0:6, 0:6])
+        same = d2 < self.p.duplicate_chi2
+        younger = np.where(T["id"][a] > T["id"][b], a, b)
+        dup[younger[same]] = True
+        return dup
+
+    # ------------------------------------------------------------------------------------
+    def _initiate(self, t, r, C, sensor, serial) -> list[tuple[int, int, int]]:
+        """Two-point initiation: pair each leftover plot with earlier leftover plots it could
+        follow (speed <= init_max_speed_mps), most recent first; keep all in the pool."""
+        p, pool = self.p, self.pool
+        keep = pool["t"] >= self.t_now - p.init_max_dt_s
+        for k in pool:
+            pool[k] = pool[k][keep]
+        out: list[tuple[int, int, int]] = []
+        if t.size and pool["t"].size:
+            dt = t[:, None] - pool["t"][None, :]
+            window = np.minimum(p.init_max_dt_s, p.init_max_revisits * self._revisit[sensor])[:, None]
+            dist = np.linalg.norm(r[:, None, :] - pool["r"][None, :, :], axis=2)
+            sd = np.sqrt(
+                np.trace(C, axis1=1, axis2=2)[:, None] + np.trace(pool["C"], axis1=1, axis2=2)[None, :]
+            )
+            feasible = (dt >= p.init_min_dt_s) & (dt <= window) & (dist <= p.init_max_speed_mps * dt + 3 * sd)
+            score = np.where(feasible, dt, np.inf)
+            pick = np.argsort(score, axis=1)[:, : p.init_max_partners]
+            jj = np.repeat(np.arange(t.size), pick.shape[1])
+            kk = pick.ravel()
+            ok = feasible[jj, kk]
+            jj, kk = jj[ok], kk[ok]
+            if jj.size:
+                ids = self._start_tracks(
+                    t[jj], r[jj], C[jj], pool["t"][kk], pool["r"][kk], pool["C"][kk], sensor[jj]
+                )
+                out = list(zip(ids.tolist(), pool["serial"][kk].tolist(), serial[jj].tolist(), strict=True))
+        pool["t"] = np.concatenate([pool["t"], t])
+        pool["r"] = np.concatenate([pool["r"], r])
+        pool["C"] = np.concatenate([pool["C"], C])
+        pool["sensor"] = np.concatenate([pool["sensor"], sensor])
+        pool["serial"] = np.concatenate([pool["serial"], serial])
+        return out
+
+    def _start_tracks(self, t1, r1, C1, t0, r0, C0, sensor) -> np.ndarray:
+        """New tentative tracks at the later plot's time from two plots.
+
+        v = (r1 - r0) / dt - g dt / 2 (the mean velocity is the velocity at mid-interval);
+        P_rr = C1, P_rv = C1 / dt, P_vv = (C0 + C1) / dt^2 + (a_init dt / 2)^2 I, and
+        kappa ~ N(kappa0, sigma_kappa0^2) independent.
+        """
+        p = self.p
+        k = t1.size
+        dt = t1 - t0
+        v = (r1 - r0) / dt[:, None]
+        v[:, 2] -= self.env.g0_mps2 * dt / 2.0
+        x = np.zeros((k, 7))
+        x[:, 0:3], x[:, 3:6], x[:, 6] = r1, v, p.kappa0
+        P = np.zeros((k, 7, 7))
+        d = dt[:, None, None]
+        P[:, 0:3, 0:3] = C1
+        P[:, 0:3, 3:6] = C1 / d
+        P[:, 3:6, 0:3] = C1 / d
+        P[:, 3:6, 3:6] = (C0 + C1) / d**2 + (p.init_accel_mps2 * d / 2.0) ** 2 * np.eye(3)
+        P[:, 6, 6] = p.sigma_kappa0**2
+        xcv = x[:, 0:6].copy()
+        xcv[:, 3:6] = (r1 - r0) / dt[:, None]
+        ids = np.arange(self.next_id, self.next_id + k)
+        self.next_id += k
+        self.tracks.append(
+            x,
+            P,
+            xcv,
+            P[:, 0:6, 0:6].copy(),
+            id=ids,
+            status=TENTATIVE,
+            t=t1,
+            t_birth=t1,
+            t_confirm=np.nan,
+            hits=2,
+            owned=2,
+            revisit=self._revisit[sensor],
+            llr=0.0,
+            speed_max=np.linalg.norm(v, axis=1),
+            nis_sum=0.0,
+            r_scale=1.0,
+            angles_ok=1,
+        )
+        return ids
