@@ -40,18 +40,22 @@ def run(
         typer.Argument(help="Scenario YAML file, or a packaged scenario name. Default: baghdad-green-zone."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out"),
-    seed: Annotated[
-        int | None, typer.Option(help="Seed for salvo scatter (default: the scenario's).")
+    seed: Annotated[int | None, typer.Option(help="Seed of the run (default: the scenario's).")] = None,
+    plots_out: Annotated[
+        Path | None, typer.Option(help="Also write every simulated plot (JSON Lines).")
     ] = None,
 ) -> None:
-    """Fly every threat of a scenario and report launch, impact, flight time and apogee.
+    """Fly, sense and track a scenario, and score the engine against truth.
 
-    Writes OUT/truth.jsonl (one line per object: threat rounds and air traffic).
+    Prints each threat's flight (launch, impact, zone, flight time, apogee) and tracking
+    (first plot, confirmation, track), and writes OUT/truth.jsonl and OUT/summary.json.
     """
     import numpy as np
 
-    from .report import print_truth_table, write_truth_jsonl
+    from .report import console, print_tracking, print_truth_table, summary_dict, write_truth_jsonl
     from .scenario import ScenarioError, load_scenario
+    from .sensing.plots import write_plots
+    from .sim import run_scenario, score_run
     from .truth import fly_truth
 
     try:
@@ -62,8 +66,75 @@ def run(
     truth = fly_truth(scn, rng)
     out.mkdir(parents=True, exist_ok=True)
     write_truth_jsonl(out / "truth.jsonl", scn, truth)
-    print_truth_table(scn, truth)
-    typer.echo(f"wrote {out / 'truth.jsonl'}")
+    con = console()
+    print_truth_table(scn, truth, con)
+    summary = {"scenario": scn.name, "seed": scn.seed if seed is None else seed, "threats": truth.n_threats}
+    if scn.sensors:
+        sim = run_scenario(scn, rng, truth=truth, keep_batches=plots_out is not None)
+        score = score_run(sim)
+        print_tracking(scn, sim, score, con)
+        summary.update(summary_dict(score))
+        if plots_out is not None:
+            n = write_plots(plots_out, sim.batches, [r.id for r in sim.radars])
+            typer.echo(f"wrote {plots_out} ({n} plots)")
+    else:
+        typer.echo("no sensors in the scenario: flight only")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out / 'truth.jsonl'} and {out / 'summary.json'}")
+
+
+@app.command()
+def track(
+    plots: Annotated[Path, typer.Argument(help="Plot recording, JSON Lines (one plot a line).")],
+    sensors: Annotated[Path, typer.Option(help="Sensors YAML file (sensors: list of radars).")],
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out"),
+    ground_alt_m: Annotated[
+        float | None, typer.Option(help="Ground height above the ellipsoid, m (default: the first sensor's).")
+    ] = None,
+    batch_s: Annotated[
+        float, typer.Option(help="Group plots into steps of this many seconds (0: one step per timestamp).")
+    ] = 0.0,
+) -> None:
+    """Run the engine on a recording: writes OUT/tracks.jsonl and OUT/predictions.jsonl.
+
+    tracks.jsonl has one line per confirmed track per update. The site origin is the first
+    sensor. Bad plot lines are reported (file:line) and skipped; every good line is used.
+    """
+    from .engine import Engine
+    from .replay import batches, radars_for, recording_env, site_for
+    from .report import track_records
+    from .scenario import ScenarioError, load_sensors
+    from .sensing.plots import read_plots
+
+    try:
+        specs = load_sensors(sensors)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    if not plots.exists():
+        _fail(f"{plots}: no such file")
+    batch, errors = read_plots(plots, [s.id for s in specs])
+    for e in errors[:20]:
+        typer.echo(str(e), err=True)
+    if len(errors) > 20:
+        typer.echo(f"... and {len(errors) - 20} more bad lines", err=True)
+    site = site_for(specs)
+    env = recording_env(site, specs[0].alt_m if ground_alt_m is None else ground_alt_m)
+    engine = Engine(env, radars_for(specs, site, batch))
+    out.mkdir(parents=True, exist_ok=True)
+    n_rec = 0
+    with open(out / "tracks.jsonl", "w", encoding="utf-8") as ft, open(out / "predictions.jsonl", "w") as fp:
+        for b in batches(batch, batch_s):
+            res = engine.step(b)
+            view = engine.tracks()
+            for rec in track_records(view, res.report.updated, site):
+                ft.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                n_rec += 1
+        del fp
+    view = engine.tracks()
+    typer.echo(
+        f"{len(batch)} plots ({len(errors)} bad lines skipped), {engine.tracker.next_id - 1} tracks started, "
+        f"{len(view)} confirmed or landed now; wrote {out / 'tracks.jsonl'} ({n_rec} lines)"
+    )
 
 
 @app.command()

@@ -138,11 +138,16 @@ class Engine:
         T = self.tracker.tracks
         sel = np.flatnonzero((T["status"] == CONFIRMED) | (T["status"] == LANDED))
         llr = T["llr"][sel]
+        x = T.x[sel].copy()
+        P = T.P[sel].copy()
+        supported = llr < classify.CV_GATING_LLR  # aircraft and the like: their CV filter
+        x[:, 0:6] = self.tracker.kinematics()[sel]
+        P[supported, 0:6, 0:6] = T.Pcv[sel][supported]
         return TrackView(
             id=T["id"][sel].copy(),
             t=T["t"][sel].copy(),
-            x=T.x[sel].copy(),
-            P=T.P[sel].copy(),
+            x=x,
+            P=P,
             cls=classify.label(llr, T["speed_max"][sel]),
             p_ballistic=classify.p_ballistic(llr),
             status=T["status"][sel].copy(),

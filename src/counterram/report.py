@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -97,8 +98,13 @@ def write_truth_jsonl(path: Path, scn: Scenario, truth: Truth) -> None:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
 
 
-def print_truth_table(scn: Scenario, truth: Truth, console: Console | None = None) -> None:
-    console = console or Console()
+def console() -> Console:
+    """A console that keeps tables readable when the output is a file or a pipe."""
+    return Console(width=None if sys.stdout.isatty() else 150)
+
+
+def print_truth_table(scn: Scenario, truth: Truth, con: Console | None = None) -> None:
+    console = con or globals()["console"]()
     site = scn.site
     zones = zone_of(scn, truth.end_enu_m[: truth.n_threats]) if truth.n_threats else []
     names = {z.id: z.name or z.id for z in scn.zones}
@@ -145,3 +151,73 @@ def print_truth_table(scn: Scenario, truth: Truth, console: Console | None = Non
                 str(len(p.points_enu_m) - 1),
             )
         console.print(tt)
+
+
+def track_records(view, ids, site: Site) -> list[dict]:
+    """One ``tracks.jsonl`` record per confirmed (or landed) track in ``ids`` (a TrackView)."""
+    sel = np.flatnonzero(np.isin(view.id, ids))
+    if sel.size == 0:
+        return []
+    lat, lon, alt = site.to_geodetic(view.x[sel, 0:3])
+    lat, lon, alt = np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(alt)
+    sd = np.sqrt(np.trace(view.P[sel, 0:3, 0:3], axis1=1, axis2=2))
+    out = []
+    for k, i in enumerate(sel):
+        out.append(
+            {
+                "t": round(float(view.t[i]), 4),
+                "track": int(view.id[i]),
+                "class": str(view.cls[i]),
+                "p_ballistic": round(float(view.p_ballistic[i]), 4),
+                "status": "landed" if view.status[i] == 2 else "confirmed",
+                "lat": round(float(lat[k]), 7),
+                "lon": round(float(lon[k]), 7),
+                "alt_m": round(float(alt[k]), 2),
+                "enu_m": np.round(view.x[i, 0:3], 2).tolist(),
+                "vel_mps": np.round(view.x[i, 3:6], 2).tolist(),
+                "sigma_pos_m": round(float(sd[k]), 2),
+                "kappa": round(float(view.x[i, 6]), 4),
+                "plots": int(view.owned[i]),
+            }
+        )
+    return out
+
+
+def _fmt(v, spec=".1f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+def print_tracking(scn: Scenario, sim, score, con: Console) -> None:
+    """Per object: first plot, confirmation and track; then the totals."""
+    t = Table(title=f"{scn.name}: sensing and tracking")
+    for col in ("object", "kind", "plots", "first plot t s", "confirmed t s", "track", "tracks", "on track"):
+        t.add_column(col)
+    view = {int(i): str(c) for i, c in zip(sim.final_tracks.id, sim.final_tracks.cls, strict=True)}
+    for o in score.per_object:
+        t.add_row(
+            o["object"],
+            o["kind"],
+            str(o["plots"]),
+            _fmt(o["first_plot_t"]),
+            _fmt(o["confirmed_t"]),
+            "-" if o["track"] is None else str(o["track"]),
+            str(o["tracks"]),
+            str(o["plots_on_track"]),
+        )
+    con.print(t)
+    del view
+    con.print(
+        f"tracks confirmed {score.tracks_confirmed}, false {score.false_tracks}, breaks {score.track_breaks}, "
+        f"GOSPA mean {score.gospa_mean_m:.1f} m (c = 100 m, p = 2)"
+    )
+
+
+def summary_dict(score) -> dict:
+    """The tracking keys of summary.json."""
+    return {
+        "tracks_confirmed": score.tracks_confirmed,
+        "false_tracks": score.false_tracks,
+        "track_breaks": score.track_breaks,
+        "gospa_mean_m": round(score.gospa_mean_m, 2),
+        "objects": score.per_object,
+    }

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from ..physics.flight import FlightEnv, fly_ballistic_to_ground
+from ..physics.flight import FlightEnv, ballistic_acceleration, fly_ballistic_to_ground
 from ..sensing.plots import PlotBatch
 from ..sensing.radar import RadarGeometry
 from . import classify
@@ -69,8 +69,10 @@ class TrackerParams:
     ``fading_max`` caps the strong-tracking factor.
     Initiation: ``init_max_speed_mps`` fastest object; partner plots between
     ``init_min_dt_s`` and min(``init_max_dt_s``, ``init_max_revisits`` revisits) earlier;
-    ``kappa0`` / ``sigma_kappa0`` prior of kappa = ln(i A / m); ``init_accel_mps2`` the
-    acceleration allowed across the two plots.
+    ``kappa0`` / ``sigma_kappa0`` prior of kappa = ln(i A / m) (G7-relative; the catalog
+    spans about 3e-4 to 3e-3 m^2/kg) and ``kappa_bounds`` the physical range an update may
+    not leave (kappa enters the drag exponentially, so one bold linearised step can otherwise
+    overshoot); ``init_accel_mps2`` the acceleration allowed across the two plots.
     Confirmation: ``confirm_hits`` plots, while missing fewer than ``confirm_window`` -
     ``confirm_hits`` revisits in a row, with velocity 1-sigma under ``confirm_sigma_v_mps``,
     speed over ``confirm_min_speed_mps`` and height over ``confirm_min_height_m`` above ground.
@@ -87,6 +89,7 @@ class TrackerParams:
     component_outlier_prob: float = 0.05
     r_scale_memory: float = 0.7
     fading_max: float = 25.0
+    settle_hits: int = 8
     confirm_hits: int = 3
     confirm_window: int = 4
     confirm_sigma_v_mps: float = 50.0
@@ -100,8 +103,9 @@ class TrackerParams:
     init_max_dt_s: float = 2.5
     init_max_revisits: float = 3.0
     init_max_partners: int = 2
-    kappa0: float = float(np.log(2.5e-4))
-    sigma_kappa0: float = 1.5
+    kappa0: float = float(np.log(8e-4))
+    sigma_kappa0: float = 0.8
+    kappa_bounds: tuple[float, float] = (float(np.log(5e-5)), float(np.log(1e-2)))
     init_accel_mps2: float = 15.0
     pregate_slack_m: float = 30.0
     attribute_deg: float = 3.0
@@ -169,7 +173,8 @@ class StepReport:
     Plot columns are in the step's time order; ``order`` maps them back to the input batch,
     ``serial`` numbers every accepted plot since the tracker started. ``plot_track``: the
     track that took each plot (-1: none); ``plot_used``: whether it updated that track (False:
-    attributed as an outlier). ``initiated``: (new track id, serial of its earlier plot).
+    attributed as an outlier). ``updated``: live tracks that took a plot now.
+    ``initiated``: (new track id, serial of its earlier plot).
     ``landed``: ids that met the ground now. ``deleted``: (id, reason, was confirmed) with
     reason lost / landed / duplicate / unconfirmed. ``rejected``: (input index, reason).
     """
@@ -212,8 +217,11 @@ class Tracker:
             "C": np.zeros((0, 3, 3)),
             "sensor": np.zeros(0, int),
             "serial": np.zeros(0, np.int64),
+            "rdot": np.zeros(0),
+            "owner": np.zeros(0, np.int64),
         }
         self.t_now = -np.inf
+        self._dup_tentative = np.zeros(0, bool)
 
     # ------------------------------------------------------------------------------------
     def step(self, batch: PlotBatch) -> StepReport:
@@ -303,10 +311,22 @@ class Tracker:
         landed = self._land()
         confirmed = self._confirm()
         deleted = self._delete()
-        updated = np.unique(plot_track[plot_used])
-        # 7. initiation from plots nobody took (and no confirmed track gated)
-        free = (plot_track < 0) & ~gated_by_confirmed
-        initiated = self._initiate(batch.t_s[free], r_plot[free], C_plot[free], s_idx[free], serial[free])
+        updated = np.intersect1d(plot_track[plot_track >= 0], T["id"])  # took a plot (used or attributed)
+        # 7. initiation from plots no confirmed track took or gated (a plot a tentative track took
+        #    may still start another: in a salvo, a ghost pairing of two rounds must not eat the
+        #    first plots of the rounds that follow)
+        status_of = dict(zip(T["id"].tolist(), T["status"].tolist(), strict=True))
+        owner_tent = np.array([status_of.get(int(i), -1) == TENTATIVE for i in plot_track], bool)
+        free = ((plot_track < 0) | owner_tent) & ~gated_by_confirmed
+        initiated = self._initiate(
+            batch.t_s[free],
+            r_plot[free],
+            C_plot[free],
+            s_idx[free],
+            serial[free],
+            z[free, 3],
+            np.where(owner_tent[free], plot_track[free], -1),
+        )
         for tid, _, new_serial in initiated:
             plot_track[serial == new_serial] = tid
             plot_used[serial == new_serial] = True
@@ -341,25 +361,36 @@ class Tracker:
         return (dropped * per).sum(axis=1)
 
     def _innovations(self, xp, Pp, rows, pj, batch, z, rot, off, R):
-        """Innovations of candidate pairs: (nu, S) for gating from each track's preferred model,
-        the ballistic H, and the ballistic nu (for the update).
+        """Innovations of candidate pairs: (nu, S) for gating, the ballistic H, and the
+        ballistic nu (for the update).
 
-        Tracks whose classifier favours supported flight (LLR < 0) are gated with their
-        constant-velocity filter, so a helicopter or an airliner is followed as well as a round.
+        Every track carries two filters. A track the classifier has settled on is gated with
+        its model: the ballistic EKF once its LLR has latched, the constant-velocity filter
+        once it has looked like supported flight (a helicopter, an airliner) over at least
+        ``settle_hits`` plots. While its class is
+        still open, each pair is gated with whichever filter predicts the plot better (the
+        larger Gaussian likelihood), so a young track is not lost while the classifier makes
+        up its mind.
         """
         T = self.tracks
         H = measure_jacobian(xp, rot[pj], off[pj])
         nu_b = innovation(z[pj], measure(xp, rot[pj], off[pj]))
-        S = H @ Pp @ np.swapaxes(H, 1, 2) + R
-        nu = nu_b.copy()
-        cv = T["llr"][rows] < 0.0
-        if cv.any():
-            k = np.flatnonzero(cv)
-            r = rows[k]
-            xc, Pc = cv_predict(T.xcv[r], T.Pcv[r], batch.t_s[pj[k]] - T["t"][r], self.p.filter.q_cv_m2ps3)
-            Hc = measure_jacobian(xc, rot[pj[k]], off[pj[k]], n_state=6)
-            nu[k] = innovation(z[pj[k]], measure(xc, rot[pj[k]], off[pj[k]]))
-            S[k] = Hc @ Pc @ np.swapaxes(Hc, 1, 2) + R[k]
+        S_b = H @ Pp @ np.swapaxes(H, 1, 2) + R
+        xc, Pc = cv_predict(T.xcv[rows], T.Pcv[rows], batch.t_s[pj] - T["t"][rows], self.p.filter.q_cv_m2ps3)
+        Hc = measure_jacobian(xc, rot[pj], off[pj], n_state=6)
+        nu_c = innovation(z[pj], measure(xc, rot[pj], off[pj]))
+        S_c = Hc @ Pc @ np.swapaxes(Hc, 1, 2) + R
+        has = ~np.isnan(z[pj, 3])
+        dof = np.where(has, 4, 3)
+        used = np.c_[np.ones((has.size, 3), bool), has]
+        nb, Sb = drop_components(nu_b, S_b, used)
+        nc, Sc = drop_components(nu_c, S_c, used)
+        cv = gaussian_loglik(mahalanobis2(nc, Sc), Sc, dof) > gaussian_loglik(mahalanobis2(nb, Sb), Sb, dof)
+        llr = T["llr"][rows]
+        settled_cv = (llr < classify.CV_GATING_LLR) & (T["hits"][rows] >= self.p.settle_hits)
+        cv = (cv & (llr < classify.LLR_LATCH)) | settled_cv
+        nu = np.where(cv[:, None], nu_c, nu_b)
+        S = np.where(cv[:, None, None], S_c, S_b)
         return nu, S, H, nu_b
 
     def _update(
@@ -379,6 +410,7 @@ class Tracker:
         d2_b = mahalanobis2(nu, S_b)
         Pc = self._fading(Pp[chosen], nu, Hc, Rc, d2_b, dofc)
         x_new, P_new, _, nis, _ = kalman_update(xp[chosen], Pc, nu, Hc, Rc)
+        x_new[:, 6] = np.clip(x_new[:, 6], *p.kappa_bounds)
         # the constant-velocity alternative, from its own last time to the plot's
         xcv, Pcv = cv_predict(T.xcv[rows], T.Pcv[rows], batch.t_s[plots] - T["t"][rows], fp.q_cv_m2ps3)
         nu_cv = np.where(use, innovation(z[plots], measure(xcv, rot[plots], off[plots])), 0.0)
@@ -399,7 +431,7 @@ class Tracker:
         T["nis_sum"][rows] += nis
         # adaptive measurement noise: the scale follows the normalised innovations of the model
         # the track follows (never below 1)
-        nis_model = np.where(T["llr"][rows] < 0.0, d2cv, nis)
+        nis_model = np.where(T["llr"][rows] < classify.CV_GATING_LLR, d2cv, nis)
         ratio = np.clip(nis_model / dofc, 0.1, 9.0)
         T["r_scale"][rows] = np.clip(T["r_scale"][rows] * ratio ** (1.0 - p.r_scale_memory), 1.0, 100.0)
         T["angles_ok"][rows] = use[:, 1] & use[:, 2]
@@ -486,6 +518,13 @@ class Tracker:
         ok = np.isfinite(score[np.arange(js.size), best])
         return cand[best[ok]], js[ok]
 
+    def kinematics(self) -> np.ndarray:
+        """Position and velocity (N, 6) of every track from the model it follows: the
+        ballistic filter, or the constant-velocity filter for supported flight."""
+        T = self.tracks
+        supported = T["llr"] < classify.CV_GATING_LLR
+        return np.where(supported[:, None], T.xcv, T.x[:, 0:6])
+
     # ------------------------------------------------------------------------------------
     def _land(self) -> np.ndarray:
         """Flying tracks whose flight has met the ground by now become LANDED at the impact
@@ -495,29 +534,46 @@ class Tracker:
         if fly.size == 0:
             return np.zeros(0, np.int64)
         dt = self.t_now - T["t"][fly]
-        x = T.x[fly]
-        h = env.height_m(x[:, 0:3]) + x[:, 5] * dt - 0.5 * env.g0_mps2 * dt**2
-        down = (h <= env.ground_alt_m) & (x[:, 5] < 0) & (T["status"][fly] == CONFIRMED)
+        kin = self.kinematics()[fly]
+        supported = T["llr"][fly] < classify.CV_GATING_LLR
+        fall = np.where(supported, 0.0, 0.5 * env.g0_mps2 * dt**2)
+        h = env.height_m(kin[:, 0:3]) + kin[:, 5] * dt - fall
+        down = (h <= env.ground_alt_m) & (kin[:, 5] < 0) & (T["status"][fly] == CONFIRMED)
         if not down.any():
             return np.zeros(0, np.int64)
         rows = fly[down]
-        res = fly_ballistic_to_ground(env, T.x[rows], self.p.filter.law_idx, t_max_s=60.0)
-        T.x[rows, 0:3] = np.where(res.landed[:, None], res.y_end[:, 0:3], T.x[rows, 0:3])
+        x = T.x[rows].copy()
+        x[:, 0:6] = kin[down]
+        res = fly_ballistic_to_ground(env, x, self.p.filter.law_idx, t_max_s=60.0)
+        res.landed &= ~supported[down]  # supported flight: straight down along its velocity
+        # a last update already at or below the ground (the radar followed it down): step back
+        # along the velocity to the ground instead
+        below = env.height_m(x[:, 0:3]) - env.ground_alt_m
+        back = -below / np.minimum(x[:, 5], -1e-3)
+        pos = np.where(res.landed[:, None], res.y_end[:, 0:3], x[:, 0:3] + x[:, 3:6] * back[:, None])
+        dt_land = np.where(res.landed, res.t_end_s, back)
+        T.x[rows, 0:3] = pos
         T.x[rows, 3:6] = 0.0
-        T["t"][rows] = T["t"][rows] + np.where(res.landed, res.t_end_s, 0.0)
+        T["t"][rows] = T["t"][rows] + dt_land
         T["status"][rows] = LANDED
         return T["id"][rows].copy()
 
     def _confirm(self) -> np.ndarray:
         """M hits, a velocity known to within confirm_sigma_v_mps, a speed of at least
         confirm_min_speed_mps and a height of at least confirm_min_height_m above the ground:
-        stationary or surface clutter never confirms."""
+        stationary or surface clutter never confirms. A tentative track that would confirm
+        but duplicates a confirmed track (or an older one confirming with it) is marked for
+        deletion instead: it is the same object seen through another pairing of plots."""
         T, p = self.tracks, self.p
         sd_v = np.sqrt(np.trace(T.P[:, 3:6, 3:6], axis1=1, axis2=2) / 3.0)
         speed = np.linalg.norm(T.x[:, 3:6], axis=1)
         up = (T["status"] == TENTATIVE) & (T["hits"] >= p.confirm_hits)
         up &= (sd_v <= p.confirm_sigma_v_mps) & (speed >= p.confirm_min_speed_mps)
         up &= self.env.height_m(T.x[:, 0:3]) >= self.env.ground_alt_m + p.confirm_min_height_m
+        if up.any():
+            dup = self._duplicates(np.flatnonzero(up | (T["status"] == CONFIRMED)))
+            self._dup_tentative = up & dup
+            up &= ~dup
         T["status"][up] = CONFIRMED
         T["t_confirm"][up] = T["t"][up]
         return T["id"][up].copy()
@@ -536,6 +592,9 @@ class Tracker:
         ] = "lost"
         reason[(status == LANDED) & (silent > p.landed_hold_s)] = "landed"
         reason[self._duplicates() & (reason == "")] = "duplicate"
+        if self._dup_tentative.size == len(T):
+            reason[self._dup_tentative & (reason == "")] = "duplicate"
+        self._dup_tentative = np.zeros(0, bool)
         gone = reason != ""
         was_conf = status != TENTATIVE
         out = [
@@ -545,32 +604,51 @@ class Tracker:
         T.keep(~gone)
         return out
 
-    def _duplicates(self) -> np.ndarray:
-        """Confirmed tracks whose states agree with an older confirmed track's (same object)."""
+    def _duplicates(self, rows=None) -> np.ndarray:
+        """Among ``rows`` (default: confirmed tracks), those whose state agrees with a more
+        senior one's (confirmed, confirmed earlier, older): the same object. Compared at a common time (the earlier-updated one carried
+        forward linearly) with d^2 = dx^T (P_a + P_b)^-1 dx over position and velocity."""
         T = self.tracks
-        conf = np.flatnonzero(T["status"] == CONFIRMED)
+        cand = np.flatnonzero(T["status"] == CONFIRMED) if rows is None else np.asarray(rows)
         dup = np.zeros(len(T), bool)
-        if conf.size < 2:
+        if cand.size < 2:
             return dup
-        pairs = cKDTree(T.x[conf, 0:3]).query_pairs(r=200.0, output_type="ndarray")
+        pairs = cKDTree(T.x[cand, 0:3]).query_pairs(r=200.0, output_type="ndarray")
         if pairs.size == 0:
             return dup
-        a, b = conf[pairs[:, 0]], conf[pairs[:, 1]]
-        # compare at a common time: carry the earlier-updated one forward linearly
+        a, b = cand[pairs[:, 0]], cand[pairs[:, 1]]
         dt = T["t"][b] - T["t"][a]
         xa = T.x[a, 0:6].copy()
         xa[:, 0:3] += xa[:, 3:6] * dt[:, None]
         diff = xa - T.x[b, 0:6]
         d2 = mahalanobis2(diff, T.P[a, 0:6, 0:6] + T.P[b, 0:6, 0:6])
         same = d2 < self.p.duplicate_chi2
-        younger = np.where(T["id"][a] > T["id"][b], a, b)
-        dup[younger[same]] = True
+        # keep the senior track: confirmed before tentative, then confirmed earlier, then older
+        rank = lambda r: (
+            T["status"][r] != CONFIRMED,
+            np.nan_to_num(T["t_confirm"][r], nan=np.inf),
+            T["id"][r],
+        )  # noqa: E731
+        ka, kb = rank(a), rank(b)
+        a_junior = (ka[0] > kb[0]) | (
+            (ka[0] == kb[0]) & ((ka[1] > kb[1]) | ((ka[1] == kb[1]) & (ka[2] > kb[2])))
+        )
+        junior = np.where(a_junior, a, b)
+        dup[junior[same]] = True
         return dup
 
     # ------------------------------------------------------------------------------------
-    def _initiate(self, t, r, C, sensor, serial) -> list[tuple[int, int, int]]:
-        """Two-point initiation: pair each leftover plot with earlier leftover plots it could
-        follow (speed <= init_max_speed_mps), most recent first; keep all in the pool."""
+    def _initiate(self, t, r, C, sensor, serial, rdot, owner) -> list[tuple[int, int, int]]:
+        """Two-point initiation: pair each new plot with earlier pool plots it could follow,
+        most recent first, and keep every new plot in the pool.
+
+        A pair must be reachable (|r1 - r0| <= init_max_speed_mps dt + 3 sigma), have at most
+        one plot a tentative track took (``owner``; two such plots would only restart a track
+        that exists), and, where the radar gives range rate, agree with
+        it: |rdot - u . v| <= 4 sqrt(sigma_rdot^2 + sigma_v_los^2) at both plots, with v the
+        pair's mean velocity, u the line of sight and sigma_v_los the position noise along it
+        over dt. Range rate is what keeps two rounds of a salvo from pairing into a ghost.
+        """
         p, pool = self.p, self.pool
         keep = pool["t"] >= self.t_now - p.init_max_dt_s
         for k in pool:
@@ -579,11 +657,38 @@ class Tracker:
         if t.size and pool["t"].size:
             dt = t[:, None] - pool["t"][None, :]
             window = np.minimum(p.init_max_dt_s, p.init_max_revisits * self._revisit[sensor])[:, None]
-            dist = np.linalg.norm(r[:, None, :] - pool["r"][None, :, :], axis=2)
-            sd = np.sqrt(
-                np.trace(C, axis1=1, axis2=2)[:, None] + np.trace(pool["C"], axis1=1, axis2=2)[None, :]
+            d = r[:, None, :] - pool["r"][None, :, :]
+            dist = np.linalg.norm(d, axis=2)
+            var = np.trace(C, axis1=1, axis2=2)[:, None] + np.trace(pool["C"], axis1=1, axis2=2)[None, :]
+            feasible = (
+                (dt >= p.init_min_dt_s)
+                & (dt <= window)
+                & (dist <= p.init_max_speed_mps * dt + 3 * np.sqrt(var))
             )
-            feasible = (dt >= p.init_min_dt_s) & (dt <= window) & (dist <= p.init_max_speed_mps * dt + 3 * sd)
+            feasible &= (owner[:, None] < 0) | (pool["owner"][None, :] < 0)
+            if feasible.any():
+                v = d / np.where(dt > 0, dt, np.inf)[:, :, None]
+                for rd, pos, sen, side in (
+                    (rdot, r, sensor, 0),
+                    (pool["rdot"], pool["r"], pool["sensor"], 1),
+                ):
+                    has = ~np.isnan(rd)
+                    if not has.any():
+                        continue
+                    u = pos - self._sensor_pos[sen]
+                    u /= np.linalg.norm(u, axis=1, keepdims=True)
+                    pred = np.einsum("jkc,jc->jk", v, u) if side == 0 else np.einsum("jkc,kc->jk", v, u)
+                    sig_r = self._sigma[sen, 0]
+                    sig_v = self._sigma[sen, 3]
+                    sig_los = (
+                        np.sqrt(2.0)
+                        * (sig_r[:, None] if side == 0 else sig_r[None, :])
+                        / np.maximum(dt, 1e-3)
+                    )
+                    tol = 4.0 * np.sqrt((sig_v[:, None] if side == 0 else sig_v[None, :]) ** 2 + sig_los**2)
+                    tol += p.init_accel_mps2 * dt  # the velocity changes across the pair
+                    bad = np.abs((rd[:, None] if side == 0 else rd[None, :]) - pred) > tol
+                    feasible &= ~(bad & (has[:, None] if side == 0 else has[None, :]))
             score = np.where(feasible, dt, np.inf)
             pick = np.argsort(score, axis=1)[:, : p.init_max_partners]
             jj = np.repeat(np.arange(t.size), pick.shape[1])
@@ -592,30 +697,42 @@ class Tracker:
             jj, kk = jj[ok], kk[ok]
             if jj.size:
                 ids = self._start_tracks(
-                    t[jj], r[jj], C[jj], pool["t"][kk], pool["r"][kk], pool["C"][kk], sensor[jj]
+                    t[jj], r[jj], C[jj], pool["t"][kk], pool["r"][kk], pool["C"][kk], sensor[jj], rdot[jj]
                 )
                 out = list(zip(ids.tolist(), pool["serial"][kk].tolist(), serial[jj].tolist(), strict=True))
-        pool["t"] = np.concatenate([pool["t"], t])
-        pool["r"] = np.concatenate([pool["r"], r])
-        pool["C"] = np.concatenate([pool["C"], C])
-        pool["sensor"] = np.concatenate([pool["sensor"], sensor])
-        pool["serial"] = np.concatenate([pool["serial"], serial])
+        for key, val in (
+            ("t", t),
+            ("r", r),
+            ("C", C),
+            ("sensor", sensor),
+            ("serial", serial),
+            ("rdot", rdot),
+            ("owner", owner),
+        ):
+            pool[key] = np.concatenate([pool[key], val])
         return out
 
-    def _start_tracks(self, t1, r1, C1, t0, r0, C0, sensor) -> np.ndarray:
+    def _start_tracks(self, t1, r1, C1, t0, r0, C0, sensor, rdot) -> np.ndarray:
         """New tentative tracks at the later plot's time from two plots.
 
-        v = (r1 - r0) / dt - g dt / 2 (the mean velocity is the velocity at mid-interval);
+        v = (r1 - r0) / dt + a dt / 2 (gravity and drag at the prior kappa: the mean velocity
+        is the velocity at mid-interval);
         P_rr = C1, P_rv = C1 / dt, P_vv = (C0 + C1) / dt^2 + (a_init dt / 2)^2 I, and
-        kappa ~ N(kappa0, sigma_kappa0^2) independent.
+        kappa ~ N(kappa0, sigma_kappa0^2) independent. Where the later plot has a range rate,
+        it then updates the state (a Kalman update on that one component), which pins the
+        velocity along the line of sight far better than two positions can.
         """
         p = self.p
         k = t1.size
         dt = t1 - t0
-        v = (r1 - r0) / dt[:, None]
-        v[:, 2] -= self.env.g0_mps2 * dt / 2.0
+        v_mean = (r1 - r0) / dt[:, None]
         x = np.zeros((k, 7))
-        x[:, 0:3], x[:, 3:6], x[:, 6] = r1, v, p.kappa0
+        x[:, 0:3], x[:, 3:6], x[:, 6] = r1, v_mean, p.kappa0
+        # the mean velocity is the velocity at mid-interval: add half an interval of
+        # acceleration (gravity and drag at the prior kappa) to get it at the later plot
+        acc = ballistic_acceleration(self.env, r1, v_mean, np.exp(p.kappa0), p.filter.law_idx)
+        x[:, 3:6] += acc * (dt / 2.0)[:, None]
+        v = x[:, 3:6]
         P = np.zeros((k, 7, 7))
         d = dt[:, None, None]
         P[:, 0:3, 0:3] = C1
@@ -623,15 +740,31 @@ class Tracker:
         P[:, 3:6, 0:3] = C1 / d
         P[:, 3:6, 3:6] = (C0 + C1) / d**2 + (p.init_accel_mps2 * d / 2.0) ** 2 * np.eye(3)
         P[:, 6, 6] = p.sigma_kappa0**2
-        xcv = x[:, 0:6].copy()
-        xcv[:, 3:6] = (r1 - r0) / dt[:, None]
+        # the constant-velocity alternative starts from the same plots, without gravity or drag
+        xcv = np.c_[r1, v_mean]
+        Pcv = P[:, 0:6, 0:6].copy()
+        has = ~np.isnan(rdot)
+        if has.any():
+            i = np.flatnonzero(has)
+            s = sensor[i]
+            rot, off = self._rot[s], self._off[s]
+            use = np.zeros((i.size, 4), bool)
+            use[:, 3] = True
+            z = np.c_[np.zeros((i.size, 3)), rdot[i]]
+            R = np.where(
+                use[:, :, None] & use[:, None, :], measurement_noise(self._sigma[s], has[i]), np.eye(4)
+            )
+            for state, cov, n in ((x, P, 7), (xcv, Pcv, 6)):
+                H = np.where(use[:, :, None], measure_jacobian(state[i], rot, off, n_state=n), 0.0)
+                nu = np.where(use, innovation(z, measure(state[i], rot, off)), 0.0)
+                state[i], cov[i], _, _, _ = kalman_update(state[i], cov[i], nu, H, R)
         ids = np.arange(self.next_id, self.next_id + k)
         self.next_id += k
         self.tracks.append(
             x,
             P,
             xcv,
-            P[:, 0:6, 0:6].copy(),
+            Pcv,
             id=ids,
             status=TENTATIVE,
             t=t1,
@@ -641,7 +774,7 @@ class Tracker:
             owned=2,
             revisit=self._revisit[sensor],
             llr=0.0,
-            speed_max=np.linalg.norm(v, axis=1),
+            speed_max=np.linalg.norm(x[:, 3:6], axis=1),
             nis_sum=0.0,
             r_scale=1.0,
             angles_ok=1,
