@@ -192,7 +192,6 @@ def print_tracking(scn: Scenario, sim, score, con: Console) -> None:
     t = Table(title=f"{scn.name}: sensing and tracking")
     for col in ("object", "kind", "plots", "first plot t s", "confirmed t s", "track", "tracks", "on track"):
         t.add_column(col)
-    view = {int(i): str(c) for i, c in zip(sim.final_tracks.id, sim.final_tracks.cls, strict=True)}
     for o in score.per_object:
         t.add_row(
             o["object"],
@@ -205,10 +204,9 @@ def print_tracking(scn: Scenario, sim, score, con: Console) -> None:
             str(o["plots_on_track"]),
         )
     con.print(t)
-    del view
     con.print(
-        f"tracks confirmed {score.tracks_confirmed}, false {score.false_tracks}, breaks {score.track_breaks}, "
-        f"GOSPA mean {score.gospa_mean_m:.1f} m (c = 100 m, p = 2)"
+        f"tracks confirmed {score.tracks_confirmed}, false {score.false_tracks}, "
+        f"breaks {score.track_breaks}, GOSPA mean {score.gospa_mean_m:.1f} m (c = 100 m, p = 2)"
     )
 
 

@@ -606,8 +606,9 @@ class Tracker:
 
     def _duplicates(self, rows=None) -> np.ndarray:
         """Among ``rows`` (default: confirmed tracks), those whose state agrees with a more
-        senior one's (confirmed, confirmed earlier, older): the same object. Compared at a common time (the earlier-updated one carried
-        forward linearly) with d^2 = dx^T (P_a + P_b)^-1 dx over position and velocity."""
+        senior one's (confirmed, confirmed earlier, older): the same object. Compared at a
+        common time (the earlier-updated one carried forward linearly) with
+        d^2 = dx^T (P_a + P_b)^-1 dx over position and velocity."""
         T = self.tracks
         cand = np.flatnonzero(T["status"] == CONFIRMED) if rows is None else np.asarray(rows)
         dup = np.zeros(len(T), bool)
@@ -623,12 +624,11 @@ class Tracker:
         diff = xa - T.x[b, 0:6]
         d2 = mahalanobis2(diff, T.P[a, 0:6, 0:6] + T.P[b, 0:6, 0:6])
         same = d2 < self.p.duplicate_chi2
+
         # keep the senior track: confirmed before tentative, then confirmed earlier, then older
-        rank = lambda r: (
-            T["status"][r] != CONFIRMED,
-            np.nan_to_num(T["t_confirm"][r], nan=np.inf),
-            T["id"][r],
-        )  # noqa: E731
+        def rank(r):
+            return T["status"][r] != CONFIRMED, np.nan_to_num(T["t_confirm"][r], nan=np.inf), T["id"][r]
+
         ka, kb = rank(a), rank(b)
         a_junior = (ka[0] > kb[0]) | (
             (ka[0] == kb[0]) & ((ka[1] > kb[1]) | ((ka[1] == kb[1]) & (ka[2] > kb[2])))
@@ -732,7 +732,6 @@ class Tracker:
         # acceleration (gravity and drag at the prior kappa) to get it at the later plot
         acc = ballistic_acceleration(self.env, r1, v_mean, np.exp(p.kappa0), p.filter.law_idx)
         x[:, 3:6] += acc * (dt / 2.0)[:, None]
-        v = x[:, 3:6]
         P = np.zeros((k, 7, 7))
         d = dt[:, None, None]
         P[:, 0:3, 0:3] = C1
