@@ -113,7 +113,7 @@ EPOCH = datetime.datetime(2020, 1, 21)
 # --------------------------------------------------------------------------------------------
 
 
-def build_scenario(n: int, seed: int, false_alarms: float) -> Scenario:
+def build_scenario(n: int, seed: int, false_alarms: float, rdot_sigma: float = 1.0) -> Scenario:
     """One radar at the origin and ``n`` rounds fired inward from a 4-8 km ring (seeded)."""
     rng = np.random.default_rng(seed)
     probe = Scenario(
@@ -152,6 +152,7 @@ def build_scenario(n: int, seed: int, false_alarms: float) -> Scenario:
         sector_deg=(0.0, 360.0),
         pd=0.9,
         false_alarms_per_scan=false_alarms,
+        sigma_rdot_mps=rdot_sigma or None,
     )
     return Scenario(
         name=f"bench-tracker-{n}",
@@ -172,8 +173,8 @@ class Setup:
     batches: list[ScanBatch]
 
 
-def make_setup(n: int, seed: int, false_alarms: float, t_end_s: float) -> Setup:
-    scn = build_scenario(n, seed, false_alarms)
+def make_setup(n: int, seed: int, false_alarms: float, t_end_s: float, rdot_sigma: float = 1.0) -> Setup:
+    scn = build_scenario(n, seed, false_alarms, rdot_sigma)
     rng = np.random.default_rng(seed + 1)
     truth = fly_truth(scn, rng)
     radars = [RadarGeometry.build(s, scn.site) for s in scn.sensors]
@@ -256,6 +257,7 @@ def profile_one_scan(setup: Setup, t_scan: float, top: int = 10) -> str:
         pr.disable()
         s = io.StringIO()
         pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(top)
+        pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(25)
         return s.getvalue()
     return ""
 
@@ -379,7 +381,7 @@ def _fmt(v, spec: str) -> str:
 
 
 def bench_one(n: int, args, ss_reason: str | None) -> dict:
-    setup = make_setup(n, args.seed, args.false_alarms, args.until_s + 1.0)
+    setup = make_setup(n, args.seed, args.false_alarms, args.until_s + 1.0, args.rdot_sigma)
     ours = run_ours(setup, args.warmup_s, args.until_s, profile=args.profile)
     if not ours.ms:
         raise SystemExit(f"N={n}: no scans in the timed window [{args.warmup_s}, {args.until_s}) s")
@@ -485,6 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, nargs="+", default=[10, 100, 500, 1000], help="threats in the air")
     ap.add_argument("--seed", type=int, default=2020)
     ap.add_argument("--false-alarms", type=float, default=50.0, help="mean false plots per scan")
+    ap.add_argument(
+        "--rdot-sigma",
+        type=float,
+        default=1.0,
+        help="range-rate noise of the radar, m/s (0: no range rate); Stone Soup uses range and angles only",
+    )
     ap.add_argument("--warmup-s", type=float, default=18.0, help="timed window start, s")
     ap.add_argument("--until-s", type=float, default=35.0, help="timed window end, s")
     ap.add_argument("--stonesoup-max-n", type=int, default=500)

@@ -93,20 +93,22 @@ class Engine:
         view = self.tracks()
         rows = {int(i): k for k, i in enumerate(view.id)}
         site = self.env.site
+        lat, lon, alt = (
+            (np.atleast_1d(a) for a in site.to_geodetic(view.x[:, 0:3])) if len(view) else ((),) * 3
+        )
         for tid in rep.confirmed:
             k = rows.get(int(tid))
             if k is None:  # confirmed and dropped (duplicate) in the same step
                 continue
-            lat, lon, alt = site.to_geodetic(view.x[k, 0:3])
             events.append(
                 TrackConfirmed(
                     float(view.t[k]),
                     int(tid),
                     str(view.cls[k]),
                     float(view.p_ballistic[k]),
-                    float(lat),
-                    float(lon),
-                    float(alt),
+                    float(lat[k]),
+                    float(lon[k]),
+                    float(alt[k]),
                     float(np.linalg.norm(view.x[k, 3:6])),
                 )
             )
@@ -123,9 +125,10 @@ class Engine:
             k = rows.get(int(tid))
             if k is None:
                 continue
-            lat, lon, alt = site.to_geodetic(view.x[k, 0:3])
             events.append(
-                TrackLanded(float(view.t[k]), int(tid), str(view.cls[k]), float(lat), float(lon), float(alt))
+                TrackLanded(
+                    float(view.t[k]), int(tid), str(view.cls[k]), float(lat[k]), float(lon[k]), float(alt[k])
+                )
             )
         for tid, reason, was_confirmed in rep.deleted:
             if was_confirmed:

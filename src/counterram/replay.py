@@ -34,11 +34,17 @@ def estimate_revisit_s(plots: PlotBatch, sensor: int) -> float:
     return float(np.clip(np.median(dt), 0.01, 10.0)) if dt.size else 1.0
 
 
+#: a sensor of unknown mode reporting faster than this is taken to be a tracking radar
+TRACKING_RATE_HZ = 5.0
+
+
 def radars_for(specs: list[RadarSpec], site: Site, plots: PlotBatch) -> list[RadarGeometry]:
-    return [
-        RadarGeometry.build(s, site, revisit_s=s.revisit_s or estimate_revisit_s(plots, k))
-        for k, s in enumerate(specs)
-    ]
+    """Radars of a recording; revisit and mode estimated from the plots where not given."""
+    out = []
+    for k, s in enumerate(specs):
+        revisit = s.revisit_s or estimate_revisit_s(plots, k)
+        out.append(RadarGeometry.build(s, site, revisit_s=revisit, tracking=revisit < 1.0 / TRACKING_RATE_HZ))
+    return out
 
 
 def recording_env(site: Site, ground_alt_m: float) -> FlightEnv:

@@ -9,6 +9,7 @@ about the radar's vertical), the noise standard deviations and the coverage test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,6 +35,13 @@ class RadarSpec(BaseModel):
     sigma_el_deg: float = Field(0.2, gt=0.0, description="1-sigma elevation noise, degrees")
     sigma_rdot_mps: float | None = Field(
         None, gt=0.0, description="1-sigma range-rate noise, m/s; none: no range rate"
+    )
+    mode: Literal["search", "track"] | None = Field(
+        None,
+        description="search: a scanning radar reporting every target each revisit (the default in "
+        "simulation); track: a tracking radar following one target at a high rate, whose range gate and "
+        "servo can wander (its plots get outlier handling and adaptive noise). Unset in a recording: a "
+        "sensor reporting faster than 5 Hz is taken to be a tracking radar",
     )
     revisit_s: float | None = Field(
         None,
@@ -96,9 +104,12 @@ class RadarGeometry:
     sigma: np.ndarray  # (4,) range m, az rad, el rad, rdot m/s (nan: no range rate)
     revisit_s: float
     spec: RadarSpec
+    tracking: bool = False  # a tracking radar (mode "track")
 
     @staticmethod
-    def build(spec: RadarSpec, site: Site, revisit_s: float | None = None) -> RadarGeometry:
+    def build(
+        spec: RadarSpec, site: Site, revisit_s: float | None = None, tracking: bool | None = None
+    ) -> RadarGeometry:
         rot, offset = site.transform_to(spec.lat, spec.lon, spec.alt_m)
         sig = np.array(
             [
@@ -116,6 +127,7 @@ class RadarGeometry:
             sigma=sig,
             revisit_s=float(spec.revisit_s or revisit_s or 1.0),
             spec=spec,
+            tracking=spec.mode == "track" if spec.mode is not None else bool(tracking),
         )
 
     def to_local(self, r_site):

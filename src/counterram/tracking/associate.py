@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
@@ -67,9 +69,14 @@ def union_pairs(ti_a, pj_a, ti_b, pj_b, n_plots: int):
     return key // n_plots, key % n_plots
 
 
+@lru_cache(maxsize=32)
+def _chi2_quantiles(gate_prob: float) -> np.ndarray:
+    return chi2.ppf(gate_prob, np.arange(0, 8))
+
+
 def gate_threshold(dof, gate_prob: float):
-    """Chi-square quantile for each pair's degrees of freedom (3 or 4)."""
-    return chi2.ppf(gate_prob, np.asarray(dof))
+    """Chi-square quantile for each pair's degrees of freedom (looked up, not recomputed)."""
+    return _chi2_quantiles(float(gate_prob))[np.asarray(dof)]
 
 
 def assign(n_tracks: int, n_plots: int, ti, pj, cost):

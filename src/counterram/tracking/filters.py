@@ -30,14 +30,17 @@ class FilterParams:
     ``q_accel_m2ps3``: spectral density of the white acceleration noise per axis (m^2/s^3),
     standing for what the model leaves out (the round's own drag curve against the
     standard law, wind, thrust tails); ``q_kappa_per_s``: random walk of kappa = ln(i A/m);
-    ``max_step_s``: longest RK4 sub-step of a prediction; ``law_idx``: index of the drag law
+    ``max_step_s``: longest RK4 sub-step of a prediction, ``max_substeps`` the most sub-steps
+    one prediction takes (a track silent for seconds is carried in longer steps; it is
+    tentative or about to be dropped); ``law_idx``: index of the drag law
     the tracker assumes; ``q_cv_m2ps3``: the constant-velocity alternative's noise.
     """
 
     law_idx: int
-    q_accel_m2ps3: float = 0.3
-    q_kappa_per_s: float = 1e-3
-    max_step_s: float = 0.5
+    q_accel_m2ps3: float = 0.05
+    q_kappa_per_s: float = 1e-5
+    max_step_s: float = 1.0
+    max_substeps: int = 4
     q_cv_m2ps3: float = 0.3
 
 
@@ -46,7 +49,9 @@ def ekf_predict(env: FlightEnv, x, P, dt_s, fp: FilterParams):
 
     x' = f(x, dt)   (RK4 of the ballistic dynamics);   P' = Phi P Phi^T + Q(dt)
     """
-    x_new, phi = propagate_ballistic(env, x, dt_s, fp.law_idx, stm=True, max_step_s=fp.max_step_s)
+    x_new, phi = propagate_ballistic(
+        env, x, dt_s, fp.law_idx, stm=True, max_step_s=fp.max_step_s, max_substeps=fp.max_substeps
+    )
     P_new = phi @ P @ np.swapaxes(phi, 1, 2) + process_noise(dt_s, fp.q_accel_m2ps3, fp.q_kappa_per_s)
     return x_new, P_new
 

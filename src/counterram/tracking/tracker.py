@@ -210,6 +210,7 @@ class Tracker:
         self._sigma = np.stack([r.sigma for r in radars])
         self._revisit = np.array([r.revisit_s for r in radars])
         self._sensor_pos = np.stack([r.position_enu_m for r in radars])
+        self._tracking = np.array([r.tracking for r in radars], bool)
         # initiation pool: leftover plots waiting for a partner
         self.pool = {
             "t": np.zeros(0),
@@ -254,37 +255,42 @@ class Tracker:
         gated_by_confirmed = np.zeros(m, bool)
         got_plot = np.zeros((len(T), len(self.radars)), bool)
 
-        flying = np.flatnonzero(T["status"] != LANDED)
-        pos_now = T.x[:, 0:3].copy()  # where each track is around t_ref (landed: impact point)
+        span = float(np.max(np.abs(batch.t_s - t_ref)))
+        k_gate = np.sqrt(gate_threshold(4, p.gate_prob))
+        meas_r = np.sqrt(np.max(np.trace(C_plot, axis1=1, axis2=2)))
+        flying = self._near_batch(t_ref, span, k_gate, meas_r, r_plot, s_idx)
+        pos_now = self.kinematics()[:, 0:3].copy()  # around t_ref (landed: the impact point)
         if flying.size:
-            # 1. predict flying tracks to the reference time
+            # 1. predict the flying tracks near this batch's plots to the reference time
             x_ref, P_ref = ekf_predict(self.env, T.x[flying], T.P[flying], t_ref - T["t"][flying], fp)
             pos_now[flying] = x_ref[:, 0:3]
             f_ref, A_ref = continuous_jacobian(self.env, x_ref, fp)
             # 2. pre-gate
-            span = float(np.max(np.abs(batch.t_s - t_ref)))
-            k_gate = np.sqrt(chi2.ppf(p.gate_prob, 4))
-            meas_r = np.sqrt(np.max(np.trace(C_plot, axis1=1, axis2=2)))
             pos_sd = np.sqrt(np.trace(P_ref[:, 0:3, 0:3], axis1=1, axis2=2))
             speed = np.linalg.norm(x_ref[:, 3:6], axis=1)
             radius = k_gate * np.hypot(pos_sd, meas_r) + speed * span + p.pregate_slack_m
             ti, pj = pregate_pairs(x_ref[:, 0:3], radius, r_plot)
             conf = np.flatnonzero(T["status"][flying] == CONFIRMED)
-            if conf.size:
+            trk_plots = np.flatnonzero(self._tracking[s_idx])
+            if conf.size and trk_plots.size:
                 # line-of-sight candidates for confirmed tracks (their plots' range may be off)
                 rng_track = np.linalg.norm(x_ref[conf, 0:3], axis=1) + 1.0
                 ang_sd = np.hypot(np.max(self._sigma[:, 1:3]), pos_sd[conf] / rng_track)
                 ang_r = k_gate * ang_sd + (speed[conf] * span + p.pregate_slack_m) / rng_track
-                li, lj = pregate_pairs_los(x_ref[conf, 0:3], ang_r, r_plot, s_idx, self._sensor_pos)
-                ti, pj = union_pairs(ti, pj, conf[li], lj, m)
+                li, lj = pregate_pairs_los(
+                    x_ref[conf, 0:3], ang_r, r_plot[trk_plots], s_idx[trk_plots], self._sensor_pos
+                )
+                ti, pj = union_pairs(ti, pj, conf[li], trk_plots[lj], m)
             # 3. gate each candidate pair at the plot's own time, with the model the track
             #    follows best: ballistic, or constant velocity once it looks like supported flight
             rows_all = flying[ti]
             xp, Pp = taylor_predict(f_ref[ti], A_ref[ti], x_ref[ti], P_ref[ti], batch.t_s[pj] - t_ref, fp)
-            R = measurement_noise(sig[pj], has_rdot[pj]) * T["r_scale"][rows_all, None, None]
+            scale = np.where(self._tracking[s_idx[pj]], T["r_scale"][rows_all], 1.0)
+            R = measurement_noise(sig[pj], has_rdot[pj]) * scale[:, None, None]
             nu_g, S_g, H, nu_b = self._innovations(xp, Pp, rows_all, pj, batch, z, rot, off, R)
             is_conf = T["status"][rows_all] == CONFIRMED
-            used, d2, S, _ = self._gate(nu_g, S_g, has_rdot[pj], is_conf, T["angles_ok"][rows_all] == 1)
+            outliers_ok = is_conf & self._tracking[s_idx[pj]]
+            used, d2, S, _ = self._gate(nu_g, S_g, has_rdot[pj], outliers_ok, T["angles_ok"][rows_all] == 1)
             gated = used.any(axis=1)
             gated_by_confirmed[pj[gated & is_conf]] = True
             dof = used.sum(axis=1)
@@ -303,7 +309,7 @@ class Tracker:
                 plot_used[pj[chosen]] = True
                 got_plot[rows_all[chosen], s_idx[pj[chosen]]] = True
         # 5. outliers along a confirmed or landed track's line of sight
-        free = (plot_track < 0) & ~gated_by_confirmed
+        free = (plot_track < 0) & ~gated_by_confirmed & self._tracking[s_idx]
         att_rows, att_plots = self._attribute(free, pos_now, r_plot, s_idx, got_plot)
         plot_track[att_plots] = T["id"][att_rows]
         np.add.at(T["owned"], att_rows, 1)
@@ -360,6 +366,32 @@ class Tracker:
         per = -np.log(p.component_outlier_prob) + np.log(width)
         return (dropped * per).sum(axis=1)
 
+    def _near_batch(self, t_ref, span, k_gate, meas_r, r_plot, s_idx) -> np.ndarray:
+        """Rows of flying tracks that may own a plot of this batch: within a generous radius
+        of a plot when carried to t_ref on a parabola (gravity only; drag allowed as 20 dt^2
+        metres). Only these are predicted properly, so a radar's sector batch or a silent
+        track costs nothing. Every confirmed track is kept when a tracking radar reports (its
+        plots may sit anywhere along the line of sight)."""
+        T = self.tracks
+        fly = np.flatnonzero(T["status"] != LANDED)
+        if fly.size == 0:
+            return fly
+        kin = self.kinematics()[fly]
+        dt = t_ref - T["t"][fly]
+        pos = kin[:, 0:3] + kin[:, 3:6] * dt[:, None]
+        pos[:, 2] -= 0.5 * self.env.g0_mps2 * dt**2
+        P = T.P[fly]
+        sd = np.sqrt(
+            np.trace(P[:, 0:3, 0:3], axis1=1, axis2=2) + np.trace(P[:, 3:6, 3:6], axis1=1, axis2=2) * dt**2
+        )
+        speed = np.linalg.norm(kin[:, 3:6], axis=1)
+        radius = k_gate * np.hypot(sd, meas_r) + speed * span + 20.0 * dt**2 + 2 * self.p.pregate_slack_m
+        dist, _ = cKDTree(r_plot).query(pos, k=1)
+        near = dist <= radius
+        if self._tracking[s_idx].any():
+            near |= T["status"][fly] == CONFIRMED
+        return fly[near]
+
     def _innovations(self, xp, Pp, rows, pj, batch, z, rot, off, R):
         """Innovations of candidate pairs: (nu, S) for gating, the ballistic H, and the
         ballistic nu (for the update).
@@ -367,38 +399,44 @@ class Tracker:
         Every track carries two filters. A track the classifier has settled on is gated with
         its model: the ballistic EKF once its LLR has latched, the constant-velocity filter
         once it has looked like supported flight (a helicopter, an airliner) over at least
-        ``settle_hits`` plots. While its class is
-        still open, each pair is gated with whichever filter predicts the plot better (the
-        larger Gaussian likelihood), so a young track is not lost while the classifier makes
-        up its mind.
+        ``settle_hits`` plots. While its class is still open, each pair is gated with
+        whichever filter predicts the plot better (the larger Gaussian likelihood), so a
+        young track is not lost while the classifier makes up its mind.
         """
         T = self.tracks
         H = measure_jacobian(xp, rot[pj], off[pj])
         nu_b = innovation(z[pj], measure(xp, rot[pj], off[pj]))
         S_b = H @ Pp @ np.swapaxes(H, 1, 2) + R
-        xc, Pc = cv_predict(T.xcv[rows], T.Pcv[rows], batch.t_s[pj] - T["t"][rows], self.p.filter.q_cv_m2ps3)
-        Hc = measure_jacobian(xc, rot[pj], off[pj], n_state=6)
-        nu_c = innovation(z[pj], measure(xc, rot[pj], off[pj]))
-        S_c = Hc @ Pc @ np.swapaxes(Hc, 1, 2) + R
-        has = ~np.isnan(z[pj, 3])
-        dof = np.where(has, 4, 3)
-        used = np.c_[np.ones((has.size, 3), bool), has]
-        nb, Sb = drop_components(nu_b, S_b, used)
-        nc, Sc = drop_components(nu_c, S_c, used)
-        cv = gaussian_loglik(mahalanobis2(nc, Sc), Sc, dof) > gaussian_loglik(mahalanobis2(nb, Sb), Sb, dof)
+        nu, S = nu_b.copy(), S_b.copy()
         llr = T["llr"][rows]
-        settled_cv = (llr < classify.CV_GATING_LLR) & (T["hits"][rows] >= self.p.settle_hits)
-        cv = (cv & (llr < classify.LLR_LATCH)) | settled_cv
-        nu = np.where(cv[:, None], nu_c, nu_b)
-        S = np.where(cv[:, None, None], S_c, S_b)
+        open_ = np.flatnonzero(llr < classify.LLR_LATCH)  # latched ballistic tracks skip the CV model
+        if open_.size:
+            r, pk = rows[open_], pj[open_]
+            xc, Pc = cv_predict(T.xcv[r], T.Pcv[r], batch.t_s[pk] - T["t"][r], self.p.filter.q_cv_m2ps3)
+            Hc = measure_jacobian(xc, rot[pk], off[pk], n_state=6)
+            nu_c = innovation(z[pk], measure(xc, rot[pk], off[pk]))
+            S_c = Hc @ Pc @ np.swapaxes(Hc, 1, 2) + R[open_]
+            has = ~np.isnan(z[pk, 3])
+            dof = np.where(has, 4, 3)
+            used = np.c_[np.ones((has.size, 3), bool), has]
+            nb, Sb = drop_components(nu_b[open_], S_b[open_], used)
+            nc, Sc = drop_components(nu_c, S_c, used)
+            better = gaussian_loglik(mahalanobis2(nc, Sc), Sc, dof) > gaussian_loglik(
+                mahalanobis2(nb, Sb), Sb, dof
+            )
+            settled = (llr[open_] < classify.CV_GATING_LLR) & (T["hits"][r] >= self.p.settle_hits)
+            cv = better | settled
+            nu[open_[cv]] = nu_c[cv]
+            S[open_[cv]] = S_c[cv]
         return nu, S, H, nu_b
 
     def _update(
         self, chosen, rows_all, pj, xp, Pp, nu_b, H, R, used, dof, partial, z, batch, rot, off, s_idx
     ):
-        """EKF update of the ballistic state and KF update of the constant-velocity alternative
-        for the chosen pairs; the classifier's log likelihood ratio and the adaptive noise scale
-        follow."""
+        """EKF update of the ballistic state and (while the class is open) KF update of the
+        constant-velocity alternative for the chosen pairs; the classifier's log likelihood
+        ratio and the adaptive noise scale follow. A track latched ballistic no longer needs
+        its alternative."""
         T, p, fp = self.tracks, self.p, self.p.filter
         rows, plots = rows_all[chosen], pj[chosen]
         use = used[chosen]
@@ -408,45 +446,53 @@ class Tracker:
         dofc = dof[chosen]
         S_b = Hc @ Pp[chosen] @ np.swapaxes(Hc, 1, 2) + Rc
         d2_b = mahalanobis2(nu, S_b)
-        Pc = self._fading(Pp[chosen], nu, Hc, Rc, d2_b, dofc)
+        Pc = self._fading(Pp[chosen], nu, Hc, Rc, d2_b, dofc, self._tracking[s_idx[plots]])
         x_new, P_new, _, nis, _ = kalman_update(xp[chosen], Pc, nu, Hc, Rc)
         x_new[:, 6] = np.clip(x_new[:, 6], *p.kappa_bounds)
-        # the constant-velocity alternative, from its own last time to the plot's
-        xcv, Pcv = cv_predict(T.xcv[rows], T.Pcv[rows], batch.t_s[plots] - T["t"][rows], fp.q_cv_m2ps3)
-        nu_cv = np.where(use, innovation(z[plots], measure(xcv, rot[plots], off[plots])), 0.0)
-        Hcv = np.where(use[:, :, None], measure_jacobian(xcv, rot[plots], off[plots], n_state=6), 0.0)
-        xcv_new, Pcv_new, Scv, d2cv, _ = kalman_update(xcv, Pcv, nu_cv, Hcv, Rc)
-        ll_b = gaussian_loglik(d2_b, S_b, dofc)
-        ll_c = gaussian_loglik(d2cv, Scv, dofc)
         T.x[rows], T.P[rows] = x_new, P_new
-        T.xcv[rows], T.Pcv[rows] = xcv_new, Pcv_new
+        # the constant-velocity alternative (from its own last time to the plot's) and the
+        # classifier's likelihood ratio, for tracks whose class is still open
+        d2cv = np.zeros(rows.size)
+        dllr = np.zeros(rows.size)
+        o = np.flatnonzero(T["llr"][rows] < classify.LLR_LATCH)
+        if o.size:
+            r, pl, u = rows[o], plots[o], use[o]
+            xcv, Pcv = cv_predict(T.xcv[r], T.Pcv[r], batch.t_s[pl] - T["t"][r], fp.q_cv_m2ps3)
+            nu_cv = np.where(u, innovation(z[pl], measure(xcv, rot[pl], off[pl])), 0.0)
+            Hcv = np.where(u[:, :, None], measure_jacobian(xcv, rot[pl], off[pl], n_state=6), 0.0)
+            T.xcv[r], T.Pcv[r], Scv, d2cv[o], _ = kalman_update(xcv, Pcv, nu_cv, Hcv, Rc[o])
+            full = ~partial[chosen][o]  # only whole plots inform the classifier
+            ll_b = gaussian_loglik(d2_b[o], S_b[o], dofc[o])
+            dllr[o] = np.where(full, ll_b - gaussian_loglik(d2cv[o], Scv, dofc[o]), 0.0)
         T["t"][rows] = batch.t_s[plots]
         T["hits"][rows] += 1
         T["owned"][rows] += 1
         T["revisit"][rows] = self._revisit[s_idx[plots]]
-        # only whole plots inform the classifier
-        full = ~partial[chosen]
-        T["llr"][rows] = classify.accumulate_llr(T["llr"][rows], np.where(full, ll_b - ll_c, 0.0))
+        T["llr"][rows] = classify.accumulate_llr(T["llr"][rows], dllr)
         T["speed_max"][rows] = np.maximum(T["speed_max"][rows], np.linalg.norm(x_new[:, 3:6], axis=1))
         T["nis_sum"][rows] += nis
         # adaptive measurement noise: the scale follows the normalised innovations of the model
         # the track follows (never below 1)
         nis_model = np.where(T["llr"][rows] < classify.CV_GATING_LLR, d2cv, nis)
         ratio = np.clip(nis_model / dofc, 0.1, 9.0)
-        T["r_scale"][rows] = np.clip(T["r_scale"][rows] * ratio ** (1.0 - p.r_scale_memory), 1.0, 100.0)
+        adapt = self._tracking[s_idx[plots]]
+        new_scale = np.clip(T["r_scale"][rows] * ratio ** (1.0 - p.r_scale_memory), 1.0, 100.0)
+        T["r_scale"][rows] = np.where(adapt, new_scale, T["r_scale"][rows])
         T["angles_ok"][rows] = use[:, 1] & use[:, 2]
 
-    def _fading(self, P, nu, H, R, d2, dof):
+    def _fading(self, P, nu, H, R, d2, dof, eager):
         """Strong-tracking fading factor (Zhou & Frank 1996) where innovations are too large.
 
-        Where d^2 exceeds its chi-square 99 % point (the model is losing the target: a wrong
-        early velocity, an unmodelled push), the predicted kinematic covariance is inflated by
+        Where d^2 exceeds its chi-square 99.9 % point (99 % for a tracking radar's plots,
+        whose servo wobble and range-gate jumps come in runs) - the model is losing the target:
+        a wrong early velocity, an unmodelled push - the predicted kinematic covariance is
+        inflated by
             lambda = clip( (nu'^T nu' - m) / tr(H' P H'^T), 1, fading_max )
         in units of the measurement standard deviations (nu' = nu / sigma, H' = H / sigma; m
         the number of components used), so the update can pull the state back. Elsewhere
         lambda = 1: the plain EKF.
         """
-        hit = d2 > chi2.ppf(0.99, dof)
+        hit = d2 > np.where(eager, gate_threshold(dof, 0.99), gate_threshold(dof, 0.999))
         if not hit.any():
             return P
         w = 1.0 / np.sqrt(np.diagonal(R[hit], axis1=1, axis2=2))
@@ -457,12 +503,13 @@ class Tracker:
         P[hit, 0:6, 0:6] *= lam[:, None, None]
         return P
 
-    def _gate(self, nu, S, has_rdot, confirmed, angle_ok):
+    def _gate(self, nu, S, has_rdot, outliers_ok, angle_ok):
         """Chi-square gate on the whole plot, or else on the plot less one bad component.
 
         Real plots carry single-component outliers: a tracking radar's range gate can jump or
         drift by hundreds of metres while its angles hold, and an angle can jump once. For a
-        confirmed track, a pair that fails the full gate is tried again with range left out
+        confirmed track fed by a tracking radar (``outliers_ok``), a pair that fails the full
+        gate is tried again with range left out
         (any number of times in a row) and with azimuth or elevation left out (only if the
         previous update used both angles: a drifting angle would otherwise steer the track).
         The best variant that passes is used and its dropped component treated as missing.
@@ -479,7 +526,7 @@ class Tracker:
         best = np.where(passed, d2 / base.sum(axis=1), np.inf)
         out_nu, out_S, out_d2 = nu_b, S_b, d2
         for c in range(3):
-            allowed = confirmed & (angle_ok if c > 0 else True)
+            allowed = outliers_ok & (angle_ok if c > 0 else True)
             todo = ~passed & allowed
             if not todo.any():
                 continue
