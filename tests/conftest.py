@@ -1,3 +1,4 @@
-import sys, pathlib
+import pathlib
+import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
