@@ -101,6 +101,60 @@ class TruthImpact(Event):
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ImpactPredicted(Event):
+    """Where and when a ballistic track will meet the ground, with a 2x2 east/north covariance
+    (m^2). Emitted when a track is first predicted and whenever the prediction moves."""
+
+    kind: ClassVar[str] = "impact_predicted"
+    track: int
+    cls: str
+    lat: float
+    lon: float
+    alt_m: float
+    t_impact: float
+    cov_en_m2: list
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class OriginEstimated(Event):
+    """Where and when a ballistic track was launched (its counter-battery cue)."""
+
+    kind: ClassVar[str] = "origin_estimated"
+    track: int
+    cls: str
+    lat: float
+    lon: float
+    alt_m: float
+    t_launch: float
+    cov_en_m2: list
+
+
+@dataclass(frozen=True)
+class ZoneWarned(Event):
+    """A zone's siren sounds: ``tracks`` may hit it with ``probability`` by ``t_impact``;
+    ``lead_time_s`` = t_impact - t."""
+
+    kind: ClassVar[str] = "zone_warned"
+    zone: str
+    siren: str
+    tracks: list
+    probability: float
+    t_impact: float
+    lead_time_s: float
+
+
+@dataclass(frozen=True)
+class AllClear(Event):
+    """A warned zone's threats have all landed, been destroyed or been dropped (plus the hold)."""
+
+    kind: ClassVar[str] = "all_clear"
+    zone: str
+    siren: str
+    tracks: list
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -109,6 +163,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrackClassified,
         TrackLanded,
         TrackDropped,
+        ImpactPredicted,
+        OriginEstimated,
+        ZoneWarned,
+        AllClear,
         TruthLaunch,
         TruthImpact,
     )
