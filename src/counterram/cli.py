@@ -95,16 +95,20 @@ def track(
         float, typer.Option(help="Group plots into steps of this many seconds (0: one step per timestamp).")
     ] = 0.0,
 ) -> None:
-    """Run the engine on a recording: writes OUT/tracks.jsonl and OUT/predictions.jsonl.
+    """Run the engine on a recording: writes OUT/tracks.jsonl, OUT/predictions.jsonl and the
+    event store (OUT/events.sqlite, mirrored to OUT/events.jsonl).
 
-    tracks.jsonl has one line per confirmed track per update. The site origin is the first
-    sensor. Bad plot lines are reported (file:line) and skipped; every good line is used.
+    tracks.jsonl has one line per confirmed track per update; predictions.jsonl one line per
+    ballistic track per prediction (impact and origin with their east/north covariance). The
+    site origin is the first sensor. Bad plot lines are reported (file:line) and skipped;
+    every good line is used.
     """
     from .engine import Engine
     from .replay import batches, radars_for, recording_env, site_for
     from .report import track_records
     from .scenario import ScenarioError, load_sensors
     from .sensing.plots import read_plots
+    from .store import EventStore
 
     try:
         specs = load_sensors(sensors)
@@ -121,20 +125,42 @@ def track(
     env = recording_env(site, specs[0].alt_m if ground_alt_m is None else ground_alt_m)
     engine = Engine(env, radars_for(specs, site, batch))
     out.mkdir(parents=True, exist_ok=True)
-    n_rec = 0
-    with open(out / "tracks.jsonl", "w", encoding="utf-8") as ft, open(out / "predictions.jsonl", "w") as fp:
+    n_rec = n_pred = 0
+    with (
+        open(out / "tracks.jsonl", "w", encoding="utf-8") as ft,
+        open(out / "predictions.jsonl", "w", encoding="utf-8") as fp,
+        EventStore(out) as store,
+    ):
         for b in batches(batch, batch_s):
             res = engine.step(b)
+            store.append(res.events)
             view = engine.tracks()
             for rec in track_records(view, res.report.updated, site):
                 ft.write(json.dumps(rec, separators=(",", ":")) + "\n")
                 n_rec += 1
-        del fp
+            for rec in engine.prediction_records(res.predicted):
+                fp.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                n_pred += 1
     view = engine.tracks()
     typer.echo(
         f"{len(batch)} plots ({len(errors)} bad lines skipped), {engine.tracker.next_id - 1} tracks started, "
-        f"{len(view)} confirmed or landed now; wrote {out / 'tracks.jsonl'} ({n_rec} lines)"
+        f"{len(view)} confirmed or landed now; wrote {out / 'tracks.jsonl'} ({n_rec} lines), "
+        f"{out / 'predictions.jsonl'} ({n_pred} lines) and the event store {out / 'events.sqlite'}"
     )
+
+
+@app.command()
+def events(
+    directory: Annotated[Path, typer.Argument(help="A run's output directory (with events.sqlite).")],
+    kind: Annotated[str | None, typer.Option(help="Only events of this kind (e.g. zone_warned).")] = None,
+    zone: Annotated[str | None, typer.Option(help="Only events about this zone id.")] = None,
+    track: Annotated[int | None, typer.Option(help="Only events about this track id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines instead of a table.")] = False,
+) -> None:
+    """List the events of a run from its event store."""
+    from .store import events_command
+
+    raise typer.Exit(events_command(directory, kind, zone, as_json, track=track))
 
 
 @app.command()

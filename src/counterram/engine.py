@@ -1,25 +1,41 @@
 """The engine: plots in, events out. The one entry point of simulation, replay and live.
 
 ``Engine.step(plots)`` is pure computation: no files, no sockets, no wall clock. Time
-enters only as the plots' timestamps, so a recording replayed at any speed gives the same
-events as the live feed did. A bad plot is reported as a :class:`PlotRejected` event and
-never stops the engine.
+enters only as the plots' timestamps (``Engine.tick(t)`` advances it without plots, for
+all-clears on a quiet feed), so a recording replayed at any speed gives the same events as
+the live feed did. A bad plot is reported as a :class:`PlotRejected` event and never stops
+the engine.
+
+One step: track (``tracking``) -> predict impact and origin of the ballistic tracks that took
+a plot (``predict``) -> warn the zones at risk (``warn``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .events import Event, PlotRejected, TrackClassified, TrackConfirmed, TrackDropped, TrackLanded
+from .events import (
+    Event,
+    ImpactPredicted,
+    OriginEstimated,
+    PlotRejected,
+    TrackClassified,
+    TrackConfirmed,
+    TrackDropped,
+    TrackLanded,
+)
 from .physics.flight import FlightEnv
 from .physics.munitions import DRAG_LAWS, TRACKER_LAW
+from .predict import ballistic_class, boost_time_correction_s, ground_points, refine_least_squares
 from .sensing.plots import PlotBatch
 from .sensing.radar import RadarGeometry
 from .tracking import classify
 from .tracking.filters import FilterParams
 from .tracking.tracker import CONFIRMED, LANDED, StepReport, Tracker, TrackerParams
+from .warn import Warner, WarnParams, ZoneGeometry
 
 
 def default_tracker_params() -> TrackerParams:
@@ -28,9 +44,24 @@ def default_tracker_params() -> TrackerParams:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Settings of every stage (tracking now; prediction, warning and engagement later)."""
+    """Settings of every stage.
+
+    ``predict_method``: "linear" or "sigma" (see :mod:`counterram.predict`);
+    ``predict_interval_s``: tracks that took plots are predicted together at most this often
+    (plot time; 0: every step) - one flight batch for many tracks instead of many small
+    ones, at the price of at most this much delay on a prediction;
+    ``report_move_m``: an impact or origin prediction is re-announced (event) when it moves
+    by more than this; ``refine_min_plots``: a track fed by a tracking radar is predicted from
+    a batch fit over its whole arc once it has this many plots
+    (:func:`counterram.predict.refine_least_squares`).
+    """
 
     tracker: TrackerParams = field(default_factory=default_tracker_params)
+    warn: WarnParams = field(default_factory=WarnParams)
+    predict_method: str = "linear"
+    predict_interval_s: float = 0.5
+    report_move_m: float = 50.0
+    refine_min_plots: int = 30
 
 
 @dataclass(frozen=True)
@@ -64,33 +95,216 @@ class TrackView:
         return pos
 
 
+class PredictionTable:
+    """The latest impact and origin prediction of every ballistic track, as arrays by track id.
+
+    Times are absolute (the plots' clock); covariances east/north in m^2.
+    """
+
+    COLS = {
+        "t": (),
+        "impact_enu": (3,),
+        "t_impact": (),
+        "impact_cov": (2, 2),
+        "origin_enu": (3,),
+        "t_launch": (),
+        "origin_cov": (2, 2),
+        "launch_speed": (),
+        "reported_impact": (3,),
+        "reported_origin": (3,),
+    }
+
+    def __init__(self):
+        self.id = np.zeros(0, np.int64)
+        self.c = {k: np.full((0, *s), np.nan) for k, s in self.COLS.items()}
+
+    def __len__(self) -> int:
+        return int(self.id.size)
+
+    def rows(self, ids, create=False) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        new = ids[~np.isin(ids, self.id)]
+        if create and new.size:
+            self.id = np.concatenate([self.id, new])
+            for k, s in self.COLS.items():
+                self.c[k] = np.concatenate([self.c[k], np.full((new.size, *s), np.nan)])
+        order = np.argsort(self.id)
+        pos = np.searchsorted(self.id, ids, sorter=order)
+        pos = np.clip(pos, 0, max(len(self.id) - 1, 0))
+        rows = order[pos] if len(self.id) else np.zeros(0, int)
+        return np.where(self.id[rows] == ids, rows, -1) if len(self.id) else np.full(ids.size, -1)
+
+    def get(self, name, ids):
+        r = self.rows(ids)
+        out = np.full((len(r), *self.COLS[name]), np.nan)
+        ok = r >= 0
+        out[ok] = self.c[name][r[ok]]
+        return out
+
+    def drop(self, ids) -> None:
+        keep = ~np.isin(self.id, np.asarray(ids, np.int64))
+        self.id = self.id[keep]
+        self.c = {k: v[keep] for k, v in self.c.items()}
+
+
 @dataclass
 class StepResult:
     t_s: float
     events: list[Event]
     report: StepReport
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # track ids predicted now
 
 
 class Engine:
-    """Tracks (and, in later stages, predicts, warns and engages) from radar plots."""
+    """Tracks, predicts and warns from radar plots (engagement arrives with its issue)."""
 
-    def __init__(self, env: FlightEnv, radars: list[RadarGeometry], config: EngineConfig | None = None):
+    def __init__(
+        self,
+        env: FlightEnv,
+        radars: list[RadarGeometry],
+        config: EngineConfig | None = None,
+        zones: Sequence[ZoneGeometry] = (),
+    ):
         self.env = env
         self.radars = radars
         self.config = config or EngineConfig()
         self.tracker = Tracker(env, radars, self.config.tracker)
+        self.zones = list(zones)
+        self.warner = Warner(self.zones, self.config.warn)
+        self.pred = PredictionTable()
         self._class: dict[int, str] = {}
+        self.t_now = -np.inf
+        self._queue = np.zeros(0, np.int64)  # tracks that took plots since the last prediction
+        self._t_predicted = -np.inf
+        # plots of tracking radars that a track took: for the batch fit of their predictions
+        self._tracking = np.array([r.tracking for r in radars], bool)
+        self._hist = {
+            "track": np.zeros(0, np.int64),
+            "t": np.zeros(0),
+            "z": np.zeros((0, 4)),
+            "sensor": np.zeros(0, int),
+        }
 
     # ------------------------------------------------------------------------------------
     def step(self, plots: PlotBatch) -> StepResult:
         rep = self.tracker.step(plots)
+        self.t_now = max(self.t_now, rep.t_s)
         events: list[Event] = [
             PlotRejected(
                 float(plots.t_s[i]) if np.isfinite(plots.t_s[i]) else rep.t_s, self._sensor_name(plots, i), r
             )
             for i, r in rep.rejected
         ]
+        self._remember(rep)
+        predicted = self._predict(rep)
         view = self.tracks()
+        events += self._track_events(rep, view)
+        events += self._prediction_events(predicted, view)
+        # warnings: new predictions, and the tracks that ended (landed at their impact time,
+        # dropped now)
+        ended = [
+            (int(i), float(t))
+            for i, t in zip(view.id[view.status == LANDED], view.t[view.status == LANDED], strict=True)
+        ]
+        ended += [(int(i), rep.t_s) for i, _, was in rep.deleted if was]
+        rows = self.pred.rows(predicted)
+        cls = self._labels_for(predicted, view) if predicted.size else np.zeros(0, object)
+        warn_events, _ = self.warner.update(
+            self.t_now,
+            predicted,
+            self.pred.c["impact_enu"][rows, 0:2] if rows.size else np.zeros((0, 2)),
+            self.pred.c["impact_cov"][rows] if rows.size else np.zeros((0, 2, 2)),
+            self.pred.c["t_impact"][rows] if rows.size else np.zeros(0),
+            cls,
+            ended,
+        )
+        events += warn_events
+        dropped = [i for i, _, was in rep.deleted if was]
+        if dropped:
+            self.pred.drop(dropped)
+        return StepResult(rep.t_s, events, rep, predicted)
+
+    def tick(self, t_s: float) -> list[Event]:
+        """Advance the clock without plots (a quiet feed): all-clears that are due."""
+        self.t_now = max(self.t_now, float(t_s))
+        return self.warner.check_clear(self.t_now)
+
+    # ------------------------------------------------------------------------------------
+    def _remember(self, rep: StepReport) -> None:
+        """Keep the plots of tracking radars that a track took, used or attributed (the batch
+        fit's robust loss weighs the outliers down itself)."""
+        b = rep.batch
+        keep = (rep.plot_track >= 0) & self._tracking[b.sensor] if len(b) else np.zeros(0, bool)
+        if not keep.any():
+            return
+        h = self._hist
+        z = np.stack([b.range_m, b.az_rad, b.el_rad, b.rdot_mps], axis=1)[keep]
+        h["track"] = np.concatenate([h["track"], rep.plot_track[keep]])
+        h["t"] = np.concatenate([h["t"], b.t_s[keep]])
+        h["z"] = np.concatenate([h["z"], z])
+        h["sensor"] = np.concatenate([h["sensor"], b.sensor[keep]])
+
+    def _refine(self, ids, x, P, t):
+        """Batch fit over the whole arc for tracks fed by tracking radars (enough plots)."""
+        h = self._hist
+        if h["track"].size == 0:
+            return x, P
+        x, P = x.copy(), P.copy()
+        law = self.config.tracker.filter.law_idx
+        for k, tid in enumerate(ids):  # tracking radars follow one or two targets: few tracks
+            mine = h["track"] == tid
+            if mine.sum() < self.config.refine_min_plots:
+                continue
+            xk, Pk = refine_least_squares(
+                self.env, self.radars, law, x[k], t[k], h["t"][mine], h["z"][mine], h["sensor"][mine]
+            )
+            if Pk is not None:
+                x[k], P[k] = xk, Pk
+        return x, P
+
+    def _predict(self, rep: StepReport) -> np.ndarray:
+        """Impact and origin of the ballistic, flying tracks that took a plot since the last
+        prediction, once ``predict_interval_s`` has passed."""
+        T = self.tracker.tracks
+        self._queue = np.union1d(self._queue, rep.updated)
+        if self._queue.size == 0 or self.t_now < self._t_predicted + self.config.predict_interval_s:
+            return np.zeros(0, np.int64)
+        queue = np.intersect1d(self._queue, T["id"])
+        self._queue = np.zeros(0, np.int64)
+        self._t_predicted = self.t_now
+        if queue.size == 0:
+            return np.zeros(0, np.int64)
+        rows = T.rows_of(queue)
+        ok = (T["status"][rows] == CONFIRMED) & (classify.p_ballistic(T["llr"][rows]) >= classify.BALLISTIC_P)
+        rows = rows[ok]
+        if rows.size == 0:
+            return np.zeros(0, np.int64)
+        x, P, t = T.x[rows], T.P[rows], T["t"][rows]
+        x, P = self._refine(T["id"][rows], x, P, t)
+        law = self.config.tracker.filter.law_idx
+        imp = ground_points(self.env, x, P, law, method=self.config.predict_method)
+        org = ground_points(self.env, x, P, law, method="linear", backward=True)
+        ids = T["id"][rows]
+        cls = ballistic_class(org.speed_mps)
+        pr = self.pred.rows(ids, create=True)
+        c = self.pred.c
+        c["t"][pr] = t
+        c["impact_enu"][pr] = np.where(imp.ok[:, None], imp.enu_m, np.nan)
+        c["t_impact"][pr] = np.where(imp.ok, t + imp.dt_s, np.nan)
+        c["impact_cov"][pr] = imp.cov_en_m2
+        c["origin_enu"][pr] = np.where(org.ok[:, None], org.enu_m, np.nan)
+        c["t_launch"][pr] = np.where(org.ok, t + org.dt_s - boost_time_correction_s(cls), np.nan)
+        c["origin_cov"][pr] = org.cov_en_m2
+        c["launch_speed"][pr] = np.where(org.ok, org.speed_mps, np.nan)
+        return ids[imp.ok]
+
+    def _labels_for(self, ids, view: TrackView) -> np.ndarray:
+        order = np.argsort(view.id)
+        k = order[np.searchsorted(view.id, ids, sorter=order)]
+        return view.cls[k]
+
+    def _track_events(self, rep: StepReport, view: TrackView) -> list[Event]:
+        events: list[Event] = []
         rows = {int(i): k for k, i in enumerate(view.id)}
         site = self.env.site
         lat, lon, alt = (
@@ -134,8 +348,58 @@ class Engine:
             if was_confirmed:
                 events.append(TrackDropped(rep.t_s, int(tid), reason))
                 self._class.pop(int(tid), None)
-        return StepResult(rep.t_s, events, rep)
+        return events
 
+    def _prediction_events(self, ids, view: TrackView) -> list[Event]:
+        """ImpactPredicted / OriginEstimated when a track is first predicted or its prediction
+        moves by more than ``report_move_m``."""
+        if len(ids) == 0:
+            return []
+        c, pr = self.pred.c, self.pred.rows(ids)
+        cls = self._labels_for(ids, view)
+        out: list[Event] = []
+        site = self.env.site
+        move = self.config.report_move_m
+        for key, rep_key in (("impact_enu", "reported_impact"), ("origin_enu", "reported_origin")):
+            cur, last = c[key][pr], c[rep_key][pr]
+            moved = ~np.isfinite(last[:, 0]) | (np.linalg.norm(cur[:, 0:2] - last[:, 0:2], axis=1) > move)
+            moved &= np.isfinite(cur[:, 0])
+            sel = np.flatnonzero(moved)
+            if sel.size == 0:
+                continue
+            c[rep_key][pr[sel]] = cur[sel]
+            lat, lon, alt = (np.atleast_1d(a) for a in site.to_geodetic(cur[sel]))
+            for n, k in enumerate(sel):  # only the predictions that moved: few per step
+                r = pr[k]
+                if key == "impact_enu":
+                    out.append(
+                        ImpactPredicted(
+                            float(c["t"][r]),
+                            int(ids[k]),
+                            str(cls[k]),
+                            float(lat[n]),
+                            float(lon[n]),
+                            float(alt[n]),
+                            float(c["t_impact"][r]),
+                            np.round(c["impact_cov"][r], 1).tolist(),
+                        )
+                    )
+                else:
+                    out.append(
+                        OriginEstimated(
+                            float(c["t"][r]),
+                            int(ids[k]),
+                            str(cls[k]),
+                            float(lat[n]),
+                            float(lon[n]),
+                            float(alt[n]),
+                            float(c["t_launch"][r]),
+                            np.round(c["origin_cov"][r], 1).tolist(),
+                        )
+                    )
+        return out
+
+    # ------------------------------------------------------------------------------------
     def tracks(self) -> TrackView:
         """The confirmed and landed tracks now."""
         T = self.tracker.tracks
@@ -146,18 +410,68 @@ class Engine:
         supported = llr < classify.CV_GATING_LLR  # aircraft and the like: their CV filter
         x[:, 0:6] = self.tracker.kinematics()[sel]
         P[supported, 0:6, 0:6] = T.Pcv[sel][supported]
+        ids = T["id"][sel].copy()
         return TrackView(
-            id=T["id"][sel].copy(),
+            id=ids,
             t=T["t"][sel].copy(),
             x=x,
             P=P,
-            cls=classify.label(llr, T["speed_max"][sel]),
+            cls=classify.label(llr, T["speed_max"][sel], self.pred.get("launch_speed", ids)),
             p_ballistic=classify.p_ballistic(llr),
             status=T["status"][sel].copy(),
             owned=T["owned"][sel].copy(),
             t_confirm=T["t_confirm"][sel].copy(),
         )
 
+    def prediction_records(self, ids) -> list[dict]:
+        """``predictions.jsonl`` records (ARCHITECTURE.md format) for track ``ids``."""
+        ids = np.asarray(ids, np.int64)
+        r = self.pred.rows(ids)
+        ok = r >= 0
+        ids, r = ids[ok], r[ok]
+        if ids.size == 0:
+            return []
+        view = self.tracks()
+        cls = self._labels_for(ids, view)
+        c = self.pred.c
+        site = self.env.site
+        ilat, ilon, ialt = (np.atleast_1d(a) for a in site.to_geodetic(c["impact_enu"][r]))
+        olat, olon, oalt = (np.atleast_1d(a) for a in site.to_geodetic(c["origin_enu"][r]))
+        out = []
+        for k in range(ids.size):
+            rr = r[k]
+            out.append(
+                {
+                    "t": round(float(c["t"][rr]), 4),
+                    "track": int(ids[k]),
+                    "class": str(cls[k]),
+                    "impact": {
+                        "lat": _r(ilat[k], 7),
+                        "lon": _r(ilon[k], 7),
+                        "alt_m": _r(ialt[k], 2),
+                        "t": _r(c["t_impact"][rr], 3),
+                        "cov_en_m2": _cov(c["impact_cov"][rr]),
+                    },
+                    "origin": {
+                        "lat": _r(olat[k], 7),
+                        "lon": _r(olon[k], 7),
+                        "alt_m": _r(oalt[k], 2),
+                        "t": _r(c["t_launch"][rr], 3),
+                        "cov_en_m2": _cov(c["origin_cov"][rr]),
+                    },
+                }
+            )
+        return out
+
     def _sensor_name(self, plots: PlotBatch, i: int) -> str:
         s = int(plots.sensor[i])
         return self.radars[s].id if 0 <= s < len(self.radars) else f"#{s}"
+
+
+def _r(v, nd):
+    v = float(v)
+    return round(v, nd) if np.isfinite(v) else None
+
+
+def _cov(c):
+    return [[_r(c[0, 0], 1), _r(c[0, 1], 1)], [_r(c[1, 0], 1), _r(c[1, 1], 1)]]

@@ -143,6 +143,7 @@ class ZoneWarned(Event):
     probability: float
     t_impact: float
     lead_time_s: float
+    extends: bool = False  # a further track joins a zone already under warning
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,162 @@ def score_tracks(
     return TrackScore(
         per_object, len(confirmed), false_tracks, breaks, float(np.mean(g)) if g else float("nan")
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Warning and prediction scoring (simulation)
+# --------------------------------------------------------------------------------------------
+
+
+def warning_intervals(events, zone_ids) -> dict[str, list[list[float]]]:
+    """Each zone's warning cycles [t_warned, t_all_clear) from the event stream (all-clear
+    missing: still open, +inf)."""
+    out: dict[str, list[list[float]]] = {z: [] for z in zone_ids}
+    for e in sorted(events, key=lambda e: e.t):
+        if e.kind == "zone_warned" and not e.extends:
+            out[e.zone].append([e.t, np.inf])
+        elif e.kind == "all_clear" and out.get(e.zone) and out[e.zone][-1][1] == np.inf:
+            out[e.zone][-1][1] = e.t
+    return out
+
+
+def zones_hit(points_en, zone_polys, radii) -> list[list[int]]:
+    """For each impact point (M, 2), the indices of the zones it endangers: inside the zone
+    grown by that impact's lethal radius ``radii`` (M,)."""
+    import shapely
+
+    hits: list[list[int]] = [[] for _ in range(len(points_en))]
+    for j, poly in enumerate(zone_polys):
+        d = shapely.distance(poly, shapely.points(np.asarray(points_en, float)))
+        for i in np.flatnonzero(d <= np.asarray(radii)):
+            hits[i].append(j)
+    return hits
+
+
+@dataclass(frozen=True)
+class WarnScore:
+    """Warning and prediction scores of one run (keys of summary.json)."""
+
+    per_impact: list[dict]
+    impacts_in_zones: int
+    missed_warnings: int
+    over_warnings: int
+    warning_cycles: int
+    lead_time_s: dict
+    lead_time_ratio_median: float
+    ipp_error_m: dict
+    poo_error_m: dict
+    ipp_rmse_over_crlb: float
+    non_ballistic_warnings: int
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None and np.isfinite(x)]
+    return float(np.median(xs)) if xs else None
+
+
+def score_warnings(
+    *,
+    impacts: list[dict],
+    zone_ids: list[str],
+    zone_polys,
+    events,
+    predictions: dict[str, np.ndarray],
+    non_ballistic_tracks: set[int],
+    crlb_rms: dict[str, float] | None = None,
+) -> WarnScore:
+    """Score warnings and predictions against truth.
+
+    ``impacts``: one dict per truth round with ``object``, ``t_impact``, ``impact_en`` (2,),
+    ``launch_en`` (2,), ``lethal_radius_m``, ``track`` (its main track id or None) and
+    ``t_confirm_min`` (the earliest time a track could have been confirmed). ``predictions``:
+    the engine's prediction log arrays (t, track, impact_enu, origin_enu, ...).
+
+    A zone is hit when an impact lies within the zone grown by the round's lethal radius. It
+    was warned if a warning cycle of that zone covered the impact time; its lead time runs
+    from the cycle's start to the impact. Over-warnings: warning cycles during which no round
+    hit the zone. IPP errors: horizontal distance of the main track's latest prediction made
+    at least 20, 10 and 5 s before impact, and of its last prediction; POO: its last origin.
+    """
+    intervals = warning_intervals(events, zone_ids)
+    hit = (
+        zones_hit(
+            np.array([i["impact_en"] for i in impacts]).reshape(-1, 2),
+            zone_polys,
+            [i["lethal_radius_m"] for i in impacts],
+        )
+        if impacts
+        else []
+    )
+    per = []
+    cycles_hit: set[tuple[str, int]] = set()
+    for imp, zones in zip(impacts, hit, strict=True):
+        t_imp = imp["t_impact"]
+        warned, leads = [], []
+        for j in zones:
+            zid = zone_ids[j]
+            for c, (a, b) in enumerate(intervals[zid]):
+                if a <= t_imp < b + 1e-9:
+                    warned.append(zid)
+                    leads.append(t_imp - a)
+                    cycles_hit.add((zid, c))
+                    break
+        missed = [zone_ids[j] for j in zones if zone_ids[j] not in warned]
+        max_lead = t_imp - imp["t_confirm_min"] if imp.get("t_confirm_min") is not None else None
+        lead = min(leads) if leads else None
+        rec = {
+            "object": imp["object"],
+            "t_impact": round(t_imp, 2),
+            "zones_hit": [zone_ids[j] for j in zones],
+            "warned": warned,
+            "missed": missed,
+            "lead_time_s": None if lead is None else round(lead, 2),
+            "max_lead_time_s": None if max_lead is None else round(max_lead, 2),
+            "lead_time_ratio": None if (lead is None or not max_lead) else round(lead / max_lead, 3),
+        }
+        # prediction errors of the main track
+        tr = imp.get("track")
+        sel = predictions["track"] == tr if tr is not None else np.zeros(predictions["t"].size, bool)
+        tp = predictions["t"][sel]
+        for label, before in (("t-20", 20.0), ("t-10", 10.0), ("t-5", 5.0), ("last", 0.0)):
+            ok = tp <= t_imp - before
+            if ok.any():
+                k = np.flatnonzero(sel)[np.flatnonzero(ok)[-1]]
+                rec[f"ipp_{label}_m"] = round(
+                    float(np.hypot(*(predictions["impact_enu"][k, 0:2] - imp["impact_en"]))), 2
+                )
+            else:
+                rec[f"ipp_{label}_m"] = None
+        if sel.any():
+            k = np.flatnonzero(sel)[-1]
+            rec["poo_m"] = round(float(np.hypot(*(predictions["origin_enu"][k, 0:2] - imp["launch_en"]))), 2)
+            rec["launch_t_error_s"] = round(
+                float(predictions["t_launch"][k] - imp.get("t_launch", np.nan)), 2
+            )
+        else:
+            rec["poo_m"] = None
+        if crlb_rms is not None:
+            rec["crlb_t-10_m"] = crlb_rms.get(imp["object"])
+        per.append(rec)
+    cycles = [(z, c) for z in zone_ids for c in range(len(intervals[z]))]
+    over = sum(1 for zc in cycles if zc not in cycles_hit)
+    nb = sum(1 for e in events if e.kind == "zone_warned" and set(e.tracks) & non_ballistic_tracks)
+    leads = [p["lead_time_s"] for p in per if p["lead_time_s"] is not None]
+    ratios = [p["lead_time_ratio"] for p in per if p["lead_time_ratio"] is not None]
+    ipp = {lab: _median([p[f"ipp_{lab}_m"] for p in per]) for lab in ("t-20", "t-10", "t-5", "last")}
+    e10 = np.array([p["ipp_t-10_m"] for p in per if p["ipp_t-10_m"] is not None and p.get("crlb_t-10_m")])
+    b10 = np.array([p["crlb_t-10_m"] for p in per if p["ipp_t-10_m"] is not None and p.get("crlb_t-10_m")])
+    ratio_crlb = float(np.sqrt(np.mean(e10**2)) / np.sqrt(np.mean(b10**2))) if e10.size else float("nan")
+    return WarnScore(
+        per_impact=per,
+        impacts_in_zones=sum(1 for p in per if p["zones_hit"]),
+        missed_warnings=sum(len(p["missed"]) for p in per),
+        over_warnings=over,
+        warning_cycles=len(cycles),
+        lead_time_s={"median": _median(leads), "min": min(leads) if leads else None},
+        lead_time_ratio_median=_median(ratios),
+        ipp_error_m=ipp,
+        poo_error_m={"median": _median([p["poo_m"] for p in per])},
+        ipp_rmse_over_crlb=ratio_crlb,
+        non_ballistic_warnings=nb,
+    )

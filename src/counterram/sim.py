@@ -19,6 +19,7 @@ from .sensing.plots import PlotBatch
 from .sensing.radar import RadarGeometry
 from .sensing.simulate import simulate_plots
 from .truth import Truth, flight_env, fly_truth, zone_of
+from .warn import ZoneGeometry
 
 
 @dataclass
@@ -43,14 +44,57 @@ class PlotLog:
 
 
 @dataclass
+class PredictionLog:
+    """Every prediction the engine made, in order: time, track, impact (ENU, time, east/north
+    covariance) and origin (ENU, launch time, covariance)."""
+
+    t: list[np.ndarray] = field(default_factory=list)
+    track: list[np.ndarray] = field(default_factory=list)
+    impact_enu: list[np.ndarray] = field(default_factory=list)
+    t_impact: list[np.ndarray] = field(default_factory=list)
+    impact_cov: list[np.ndarray] = field(default_factory=list)
+    origin_enu: list[np.ndarray] = field(default_factory=list)
+    t_launch: list[np.ndarray] = field(default_factory=list)
+    origin_cov: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, engine: Engine, ids) -> None:
+        if len(ids) == 0:
+            return
+        rows = engine.pred.rows(ids)
+        c = engine.pred.c
+        self.t.append(c["t"][rows].copy())
+        self.track.append(np.asarray(ids, np.int64).copy())
+        for name in ("impact_enu", "t_impact", "impact_cov", "origin_enu", "t_launch", "origin_cov"):
+            getattr(self, name).append(c[name][rows].copy())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        shapes = {
+            "t": (),
+            "track": (),
+            "impact_enu": (3,),
+            "t_impact": (),
+            "impact_cov": (2, 2),
+            "origin_enu": (3,),
+            "t_launch": (),
+            "origin_cov": (2, 2),
+        }
+        return {
+            k: np.concatenate(getattr(self, k)) if getattr(self, k) else np.zeros((0, *s))
+            for k, s in shapes.items()
+        }
+
+
+@dataclass
 class SimRun:
     """Everything one simulated run produced."""
 
     scenario: Scenario
     truth: Truth
     radars: list[RadarGeometry]
+    zones: list[ZoneGeometry]
     events: list[Event]
     plots: PlotLog
+    predictions: PredictionLog
     batches: list[PlotBatch]
     snapshots: list[tuple[float, TrackView]]  # confirmed tracks, once a second
     final_tracks: TrackView
@@ -59,6 +103,15 @@ class SimRun:
 
 def build_radars(scn: Scenario) -> list[RadarGeometry]:
     return [RadarGeometry.build(s, scn.site) for s in scn.sensors]
+
+
+def build_zones(scn: Scenario) -> list[ZoneGeometry]:
+    """The scenario's zones in the site frame (ENU polygons)."""
+    site = scn.site
+    return [
+        ZoneGeometry(z.id, z.name or z.id, z.siren_id, z.defended, z.value, site.polygon_enu(z.polygon))
+        for z in scn.zones
+    ]
 
 
 def run_scenario(
@@ -76,7 +129,9 @@ def run_scenario(
     radars = build_radars(scn)
     if not radars:
         raise ValueError(f"scenario {scn.name!r} has no sensors: nothing can be tracked")
-    engine = Engine(flight_env(scn), radars, config)
+    zones = build_zones(scn)
+    engine = Engine(flight_env(scn), radars, config, zones=zones)
+    preds = PredictionLog()
     batches = simulate_plots(truth, radars, rng, 0.0, scn.duration_s)
     events: list[Event] = _truth_events(scn, truth)
     log = PlotLog()
@@ -94,13 +149,14 @@ def run_scenario(
         log.owner_serial += [rep.serial[took], np.array([p for _, p in rep.initiated], np.int64)]
         log.owner_track += [rep.plot_track[took], np.array([t for t, _ in rep.initiated], np.int64)]
         events.extend(res.events)
+        preds.add(engine, res.predicted)
         if keep_batches:
             kept.append(b.plots)
         while b.arrival_t_s >= next_snap:
             snaps.append((next_snap, engine.tracks()))
             next_snap += snapshot_dt_s
     events.sort(key=lambda e: e.t)
-    return SimRun(scn, truth, radars, events, log, kept, snaps, engine.tracks(), engine)
+    return SimRun(scn, truth, radars, zones, events, log, preds, kept, snaps, engine.tracks(), engine)
 
 
 def _truth_events(scn: Scenario, truth: Truth) -> list[Event]:
@@ -153,3 +209,80 @@ def score_run(run: SimRun):
         flying = view.status == CONFIRMED
         pairs.append((pos[seen], view.position_at(ts)[flying]))
     return score_tracks(truth, t, truth_row, track, confirmed, pairs)
+
+
+def earliest_confirmation(run: SimRun, rows, dt_s: float = 0.1) -> np.ndarray:
+    """For truth rows, the earliest time a track could have been confirmed: the first instant
+    the object is inside some radar's coverage, plus (confirm_hits - 1) revisits of the
+    fastest radar covering it (NaN when never in coverage)."""
+    truth = run.truth
+    hits = run.engine.config.tracker.confirm_hits
+    out = np.full(len(rows), np.nan)
+    revisit = min(r.revisit_s for r in run.radars)
+    for k, row in enumerate(rows):  # a handful of rounds; each vectorised over its flight
+        ts = np.arange(truth.start_t_s[row], truth.end_t_s[row], dt_s)
+        pos, _ = truth.state_at(ts, np.full(ts.size, row))
+        seen = np.zeros(ts.size, bool)
+        for r in run.radars:
+            seen |= r.in_coverage(pos)
+        if seen.any():
+            out[k] = ts[np.argmax(seen)] + (hits - 1) * revisit
+    return out
+
+
+def score_warn(run: SimRun, track_score=None, with_crlb: bool = True):
+    """Warning and prediction scores of a run (see :func:`counterram.metrics.score_warnings`)."""
+    from .crlb import equivalent_kappa, impact_crlb
+    from .metrics import score_warnings, track_owners
+    from .physics.munitions import CATALOG
+    from .warn import LETHAL_RADIUS_M
+
+    truth = run.truth
+    track_score = track_score or score_run(run)
+    main = {o["object"]: o["track"] for o in track_score.per_object}
+    n = truth.n_threats
+    t_conf = earliest_confirmation(run, np.arange(n))
+    t, sensor, truth_row, track = run.plots.arrays()
+    env = run.engine.env
+    law = run.engine.config.tracker.filter.law_idx
+    impacts, crlb = [], {}
+    for i in range(n):
+        oid = truth.ids[i]
+        impacts.append(
+            {
+                "object": oid,
+                "t_impact": float(truth.end_t_s[i]),
+                "impact_en": truth.end_enu_m[i, 0:2],
+                "launch_en": truth.start_enu_m[i, 0:2],
+                "t_launch": float(truth.start_t_s[i]),
+                "lethal_radius_m": LETHAL_RADIUS_M[truth.kinds[i]],
+                "track": main.get(oid),
+                "t_confirm_min": None if np.isnan(t_conf[i]) else float(t_conf[i]),
+            }
+        )
+        if not with_crlb:
+            continue
+        t_ref = float(truth.end_t_s[i]) - 10.0
+        mine = (truth_row == i) & (t <= t_ref)
+        if mine.sum() < 3:
+            continue
+        pos, vel = truth.state_at(np.array([t_ref]), np.array([i]))
+        kap = equivalent_kappa(
+            CATALOG[truth.munitions[i]], env, float(np.linalg.norm(vel[0])), float(env.height_m(pos[0]))
+        )
+        try:
+            res = impact_crlb(env, run.radars, law, np.r_[pos[0], vel[0], kap], t_ref, t[mine], sensor[mine])
+            crlb[oid] = round(float(res.rms_m), 2)
+        except (np.linalg.LinAlgError, ValueError):
+            pass
+    owners = track_owners(truth_row, track, {e.track for e in run.events if e.kind == "track_confirmed"})
+    non_ballistic = {tid for tid, row in owners.items() if row >= n}
+    return score_warnings(
+        impacts=impacts,
+        zone_ids=[z.id for z in run.zones],
+        zone_polys=[z.polygon for z in run.zones],
+        events=run.events,
+        predictions=run.predictions.arrays(),
+        non_ballistic_tracks=non_ballistic,
+        crlb_rms=crlb if with_crlb else None,
+    )

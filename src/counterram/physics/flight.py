@@ -75,7 +75,7 @@ class DragLaws:
 
     def coefficient(self, law_idx, mach):
         """(Cd, dCd/dM) for law indices ``law_idx`` (int or array) at Mach numbers ``mach``."""
-        x = np.clip(np.asarray(mach) / self.mach_step, 0.0, self._n - 1.000001)
+        x = np.clip(np.nan_to_num(np.asarray(mach) / self.mach_step), 0.0, self._n - 1.000001)
         j = x.astype(np.intp)
         slope = self._slope[law_idx, j]
         return self._table[law_idx, j] + (x - j) * self.mach_step * slope, slope
@@ -507,6 +507,8 @@ def integrate_to_ground(
     fixed_step_s: float | None = None,
     sample_dt_s: float | None = None,
     err_cols: int = 6,
+    max_speed_mps: float = 5000.0,
+    min_step_s: float = 1e-7,
 ) -> GroundFlight:
     """Fly states ``y0`` (N, d) from their own times ``tau0_s`` until each meets the ground.
 
@@ -520,7 +522,8 @@ def integrate_to_ground(
     it (so a round starting on the ground is not stopped); the crossing is solved on the
     step's quintic interpolant and corrected to the exact WGS-84 height. ``backward=True``
     flies back in time (to find where a flight came from). Landed rows leave the working
-    arrays, so the cost follows the projectiles still in the air.
+    arrays, so the cost follows the projectiles still in the air. A row whose step collapses
+    below ``min_step_s`` or whose speed passes ``max_speed_mps`` is given up (not landed).
     """
     y = np.array(y0, dtype=float)
     n, d = y.shape
@@ -617,8 +620,8 @@ def integrate_to_ground(
                 env,
                 y[cross],
                 y5[cross],
-                a0[cross],
-                a1[cross],
+                k1[cross],
+                k7[cross],
                 tau[cross],
                 hs[cross],
                 h_now[cross] - ground,
@@ -640,7 +643,10 @@ def integrate_to_ground(
             h = np.where(np.abs(h) < 1e-12, sign * 1e-12, h)
         else:
             h = np.full(rows.size, sign * fixed_step_s)
-        done = cross | (accept & (np.abs(t_stop - tau) < 1e-12))
+        # give up on rows the physics cannot carry: a step collapsing to nothing, or a speed
+        # beyond any projectile's (a fast state flown backward through drag runs away)
+        hopeless = (np.abs(h) < min_step_s) | (np.einsum("ij,ij->i", y[:, 3:6], y[:, 3:6]) > max_speed_mps**2)
+        done = cross | (accept & (np.abs(t_stop - tau) < 1e-12)) | hopeless
         if done.any():
             stopped = done & ~cross
             r = rows[stopped]
@@ -675,10 +681,13 @@ def _root(f, f0, f1, iters=6):
     return s
 
 
-def _land(env, ya, yb, a0, a1, tau, hs, f0, f1):
-    """Time and state where the quintic path of each step meets the ground."""
+def _land(env, ya, yb, fa, fb, tau, hs, f0, f1):
+    """Time and state where each step's interpolant meets the ground: position and velocity
+    on the quintic (accelerations from the derivatives ``fa``, ``fb`` at the step's ends),
+    any further columns (a transition matrix) on the cubic Hermite of their own derivatives."""
     ground = env.ground_alt_m
     h = hs[:, None]
+    a0, a1 = fa[:, 3:6], fb[:, 3:6]
 
     def height(s):
         pos, _ = quintic(ya[:, 0:3], ya[:, 3:6], a0, yb[:, 0:3], yb[:, 3:6], a1, s, h)
@@ -692,7 +701,14 @@ def _land(env, ya, yb, a0, a1, tau, hs, f0, f1):
         dfds = np.einsum("ij,ij->i", vel, env.up(pos)) * hs
         s = np.clip(s - f / np.where(np.abs(dfds) > 1e-12, dfds, 1e-12), 0.0, 1.0)
     pos, vel = quintic(ya[:, 0:3], ya[:, 3:6], a0, yb[:, 0:3], yb[:, 3:6], a1, s, h)
-    ye = ya + s[:, None] * (yb - ya)
+    sc = s[:, None]
+    s2, s3 = sc * sc, sc * sc * sc
+    ye = (
+        (2 * s3 - 3 * s2 + 1) * ya
+        + (s3 - 2 * s2 + sc) * h * fa
+        + (-2 * s3 + 3 * s2) * yb
+        + (s3 - s2) * h * fb
+    )
     ye[:, 0:3], ye[:, 3:6] = pos, vel
     te = tau + s * hs
     if env.earth == "round":

@@ -46,24 +46,28 @@ def p_ballistic(llr):
     return 1.0 / (1.0 + np.exp(-np.asarray(llr)))
 
 
-def label(llr, speed_max_mps) -> np.ndarray:
+def label(llr, speed_max_mps, launch_speed_mps=None) -> np.ndarray:
     """Class label per track: a ballistic sub-class, a non-ballistic one, or 'unknown'.
 
-    Ballistic sub-classes by the fastest speed seen: artillery shells fly fastest
-    (> 450 m/s), mortar bombs are subsonic (< 340 m/s), the rest are rockets. Non-ballistic:
-    aircraft above 90 m/s, helicopters above 20 m/s, slower things are bird-like clutter.
-    'unknown' until P(ballistic) leaves [NON_BALLISTIC_P, BALLISTIC_P].
+    Ballistic sub-classes from the launch speed of the track's ballistic back-flight where
+    an origin has been estimated (:func:`counterram.predict.ballistic_class`), else from the
+    fastest speed seen: shells fly fastest (> 450 m/s), mortar bombs are subsonic (< 340 m/s),
+    the rest are rockets. Non-ballistic: aircraft above 90 m/s, helicopters above 20 m/s,
+    slower things are bird-like clutter. 'unknown' while P(ballistic) is between
+    NON_BALLISTIC_P and BALLISTIC_P.
     """
+    from ..predict import ballistic_class
+
     pb = p_ballistic(llr)
-    speed = np.asarray(speed_max_mps)
+    speed = np.asarray(speed_max_mps, float)
     out = np.full(pb.shape, "unknown", dtype=object)
     bal = pb >= BALLISTIC_P
     other = pb <= NON_BALLISTIC_P
-    art = speed > 450.0
-    mortar = speed < 340.0
-    out[bal & art] = "artillery"
-    out[bal & mortar] = "mortar"
-    out[bal & ~art & ~mortar] = "rocket"
+    by_speed = np.where(speed > 450.0, "artillery", np.where(speed < 340.0, "mortar", "rocket"))
+    if launch_speed_mps is not None:
+        v0 = np.asarray(launch_speed_mps, float)
+        by_speed = np.where(np.isfinite(v0), ballistic_class(np.nan_to_num(v0)), by_speed)
+    out[bal] = by_speed[bal]
     out[other & (speed > 90.0)] = "aircraft"
     out[other & (speed <= 90.0) & (speed > 20.0)] = "helicopter"
     out[other & (speed <= 20.0)] = "clutter"

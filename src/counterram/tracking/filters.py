@@ -38,7 +38,7 @@ class FilterParams:
 
     law_idx: int
     q_accel_m2ps3: float = 0.05
-    q_kappa_per_s: float = 1e-5
+    q_kappa_per_s: float = 1e-3
     max_step_s: float = 1.0
     max_substeps: int = 4
     q_cv_m2ps3: float = 0.3
