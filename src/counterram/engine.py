@@ -27,7 +27,7 @@ from .events import (
     TrackDropped,
     TrackLanded,
 )
-from .physics.flight import FlightEnv
+from .physics.flight import FlightEnv, propagate_ballistic
 from .physics.munitions import DRAG_LAWS, TRACKER_LAW
 from .predict import ballistic_class, boost_time_correction_s, ground_points, refine_least_squares
 from .sensing.plots import PlotBatch
@@ -52,8 +52,8 @@ class EngineConfig:
     ones, at the price of at most this much delay on a prediction;
     ``report_move_m``: an impact or origin prediction is re-announced (event) when it moves
     by more than this; ``refine_min_plots``: a track fed by a tracking radar is predicted from
-    a batch fit over its whole arc once it has this many plots
-    (:func:`counterram.predict.refine_least_squares`).
+    a batch fit over its whole arc once it has this many plots, refitted at most every
+    ``refine_interval_s`` (:func:`counterram.predict.refine_least_squares`).
     """
 
     tracker: TrackerParams = field(default_factory=default_tracker_params)
@@ -62,6 +62,7 @@ class EngineConfig:
     predict_interval_s: float = 0.5
     report_move_m: float = 50.0
     refine_min_plots: int = 30
+    refine_interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class Engine:
             "z": np.zeros((0, 4)),
             "sensor": np.zeros(0, int),
         }
+        self._fits: dict[int, tuple] = {}  # track -> (t, x, P) of its last batch fit
 
     # ------------------------------------------------------------------------------------
     def step(self, plots: PlotBatch) -> StepResult:
@@ -245,7 +247,10 @@ class Engine:
         h["sensor"] = np.concatenate([h["sensor"], b.sensor[keep]])
 
     def _refine(self, ids, x, P, t):
-        """Batch fit over the whole arc for tracks fed by tracking radars (enough plots)."""
+        """Batch fit over the whole arc for tracks fed by tracking radars (enough plots).
+
+        A track is refitted at most every ``refine_interval_s``, starting from its last fit
+        carried forward; in between, the last fit carried forward stands for it."""
         h = self._hist
         if h["track"].size == 0:
             return x, P
@@ -255,11 +260,29 @@ class Engine:
             mine = h["track"] == tid
             if mine.sum() < self.config.refine_min_plots:
                 continue
+            last = self._fits.get(int(tid))
+            if last is not None:
+                carried, phi = propagate_ballistic(self.env, last[1][None], t[k] - last[0], law, stm=True)
+                if t[k] - last[0] < self.config.refine_interval_s:
+                    x[k], P[k] = carried[0], phi[0] @ last[2] @ phi[0].T
+                    continue
+                start, warm = carried[0], True
+            else:
+                start, warm = x[k], False
             xk, Pk = refine_least_squares(
-                self.env, self.radars, law, x[k], t[k], h["t"][mine], h["z"][mine], h["sensor"][mine]
+                self.env,
+                self.radars,
+                law,
+                start,
+                t[k],
+                h["t"][mine],
+                h["z"][mine],
+                h["sensor"][mine],
+                warm=warm,
             )
             if Pk is not None:
                 x[k], P[k] = xk, Pk
+                self._fits[int(tid)] = (float(t[k]), xk, Pk)
         return x, P
 
     def _predict(self, rep: StepReport) -> np.ndarray:

@@ -169,8 +169,9 @@ def refine_least_squares(
     plot_z,
     plot_sensor,
     *,
-    max_plots=400,
+    max_plots=150,
     iters=6,
+    warm=False,
     spans_s=(5.0, 10.0, 20.0, np.inf),
     angle_sigma_floor_rad=None,
     range_sigma_floor_m=15.0,
@@ -187,7 +188,8 @@ def refine_least_squares(
     fitted twice - at once from ``x0``, and in growing spans back from ``t_ref`` (``spans_s``)
     each starting from the last (flying a state with a wrong drag far back in time runs away,
     drag reversed, so the drag is settled on a short arc first) - and the fit with the lower
-    robust cost over the whole arc is kept. The angle floor defaults to 0.15 deg.
+    robust cost over the whole arc is kept (with ``warm``, a start from the last fit, only the
+    first). The angle floor defaults to 0.15 deg.
 
     Returns (x (7,), P (7, 7)): the fitted state and (J^T W J)^-1 scaled by the residual
     variance; P is None when no fit could be made (x is then ``x0``).
@@ -203,6 +205,8 @@ def refine_least_squares(
     best = _gauss_newton(
         env, radars, law_idx, np.asarray(x0, float), t_ref, plot_t, plot_z, plot_sensor, *args
     )
+    if warm and best is not None:
+        return best[0], best[1]  # a warm start (the last fit carried forward) needs no more
     # (b) growing spans, settling the drag on a short arc first
     x, out, m = np.asarray(x0, float).copy(), None, np.zeros(plot_t.size, bool)
     for span in spans_s:
