@@ -1,4 +1,4 @@
-"""The command line: ``counterram run | catalog | schema`` (more commands arrive with their issues)."""
+"""The command line: ``counterram run | track | events | schema | catalog``."""
 
 from __future__ import annotations
 
@@ -44,43 +44,125 @@ def run(
     plots_out: Annotated[
         Path | None, typer.Option(help="Also write every simulated plot (JSON Lines).")
     ] = None,
+    runs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Monte Carlo: this many seeded runs with launch points, aim points and radar noise "
+            "varied (docs/warning.md); writes OUT/study.json instead of a single run's files.",
+        ),
+    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for --runs (default: 1).")] = 1,
+    figures: Annotated[bool, typer.Option(help="Write map.png and timeline.png.")] = True,
 ) -> None:
-    """Fly, sense and track a scenario, and score the engine against truth.
+    """Fly, sense, track, predict and warn a scenario, and score the engine against truth.
 
-    Prints each threat's flight (launch, impact, zone, flight time, apogee) and tracking
-    (first plot, confirmation, track), and writes OUT/truth.jsonl and OUT/summary.json.
+    Prints each threat's flight, its tracking, a timeline (launch, first plot, confirmation,
+    warning per zone, all-clear, impact) and a score table, and writes OUT/truth.jsonl,
+    OUT/summary.json, the event store OUT/events.sqlite (mirrored to OUT/events.jsonl),
+    OUT/map.png and OUT/timeline.png. With --runs N: a seeded Monte Carlo study with a
+    progress bar, written to OUT/study.json (and OUT/tradeoff.png).
     """
     import numpy as np
 
-    from .report import console, print_tracking, print_truth_table, summary_dict, write_truth_jsonl
     from .scenario import ScenarioError, load_scenario
-    from .sensing.plots import write_plots
-    from .sim import run_scenario, score_run
-    from .truth import fly_truth
 
     try:
         scn = load_scenario(scenario)
     except ScenarioError as exc:
         _fail(str(exc))
-    rng = np.random.default_rng(scn.seed if seed is None else seed)
-    truth = fly_truth(scn, rng)
+    seed = scn.seed if seed is None else seed
     out.mkdir(parents=True, exist_ok=True)
+    if runs > 1:
+        _study(scn, runs, seed, workers, out, figures)
+        return
+
+    from .report import (
+        console,
+        print_timeline,
+        print_tracking,
+        print_truth_table,
+        print_warn_score,
+        summary_dict,
+        write_truth_jsonl,
+    )
+    from .sensing.plots import write_plots
+    from .sim import run_scenario, score_run, score_warn, warn_summary
+    from .store import EventStore
+    from .truth import fly_truth
+
+    rng = np.random.default_rng(seed)
+    truth = fly_truth(scn, rng)
     write_truth_jsonl(out / "truth.jsonl", scn, truth)
     con = console()
     print_truth_table(scn, truth, con)
-    summary = {"scenario": scn.name, "seed": scn.seed if seed is None else seed, "threats": truth.n_threats}
+    summary = {"scenario": scn.name, "seed": seed, "threats": truth.n_threats}
     if scn.sensors:
-        sim = run_scenario(scn, rng, truth=truth, keep_batches=plots_out is not None)
+        for stale in ("events.sqlite", "events.sqlite-wal", "events.sqlite-shm", "events.jsonl"):
+            (out / stale).unlink(missing_ok=True)  # a run's store holds that run's events only
+        with EventStore(out) as store:
+            sim = run_scenario(scn, rng, truth=truth, keep_batches=plots_out is not None, sink=store.append)
         score = score_run(sim)
         print_tracking(scn, sim, score, con)
+        ws = score_warn(sim, score)
+        print_timeline(sim, score, con)
+        print_warn_score(sim, ws, con)
         summary.update(summary_dict(score))
+        summary.update(warn_summary(ws))
+        summary["impacts"] = ws.per_impact
         if plots_out is not None:
             n = write_plots(plots_out, sim.batches, [r.id for r in sim.radars])
             typer.echo(f"wrote {plots_out} ({n} plots)")
+        if figures:
+            from .figures import map_png, timeline_png
+
+            map_png(sim, ws, out / "map.png")
+            timeline_png(sim, ws, out / "timeline.png")
+            typer.echo(f"wrote {out / 'map.png'} and {out / 'timeline.png'}")
+        typer.echo(f"wrote the event store {out / 'events.sqlite'} (and {out / 'events.jsonl'})")
     else:
         typer.echo("no sensors in the scenario: flight only")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     typer.echo(f"wrote {out / 'truth.jsonl'} and {out / 'summary.json'}")
+
+
+def _study(scn, runs: int, seed: int, workers: int, out: Path, figures: bool) -> None:
+    """``counterram run --runs N``: the Monte Carlo study."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .report import console, print_study
+    from .study import aggregate, run_study
+
+    if not scn.sensors:
+        _fail(f"scenario {scn.name!r} has no sensors: a study needs something to track with")
+    con = console()
+    results = []
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("missed {task.fields[missed]}"),
+        TimeRemainingColumn(),
+        console=con,
+    ) as bar:
+        task = bar.add_task(f"{scn.name}: Monte Carlo", total=runs, missed=0)
+
+        def tick(r):
+            results.append(r)
+            bar.update(task, advance=1, missed=sum(x.summary["missed_warnings"] for x in results))
+
+        run_study(scn, runs, seed, workers=workers, progress=tick)
+    agg = aggregate(results)
+    per_run = [{"run": r.k, **r.summary} for r in results]
+    study = {"scenario": scn.name, "seed": seed, **agg, "per_run": per_run}
+    (out / "study.json").write_text(json.dumps(study, indent=2) + "\n", encoding="utf-8")
+    print_study(scn.name, agg, con)
+    if figures:
+        from .figures import tradeoff_png
+
+        tradeoff_png(agg, out / "tradeoff.png", title=f"{scn.name}: {runs} runs")
+        typer.echo(f"wrote {out / 'tradeoff.png'}")
+    typer.echo(f"wrote {out / 'study.json'}")
 
 
 @app.command()

@@ -321,6 +321,10 @@ class Engine:
         c["launch_speed"][pr] = np.where(org.ok, org.speed_mps, np.nan)
         return ids[imp.ok]
 
+    def labels(self, ids) -> np.ndarray:
+        """The current class labels of confirmed or landed tracks ``ids`` (as warned with)."""
+        return self._labels_for(np.asarray(ids, np.int64), self.tracks())
+
     def _labels_for(self, ids, view: TrackView) -> np.ndarray:
         order = np.argsort(view.id)
         k = order[np.searchsorted(view.id, ids, sorter=order)]

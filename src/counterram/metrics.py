@@ -354,9 +354,13 @@ def score_warnings(
 
     A zone is hit when an impact lies within the zone grown by the round's lethal radius. It
     was warned if a warning cycle of that zone covered the impact time; its lead time runs
-    from the cycle's start to the impact. Over-warnings: warning cycles during which no round
-    hit the zone. IPP errors: horizontal distance of the main track's latest prediction made
-    at least 20, 10 and 5 s before impact, and of its last prediction; POO: its last origin.
+    from the cycle's start to the impact (what the people in the zone got). The lead-time
+    ratio compares the round's own lead (from the first warning its own track gave each zone
+    it hit, the smallest over those zones) with the physical maximum, impact time less
+    ``t_confirm_min``: a zone already warned by an earlier round does not count for this one.
+    Over-warnings: warning cycles during which no round hit the zone. IPP errors: horizontal
+    distance of the main track's latest prediction made at least 20, 10 and 5 s before impact,
+    and of its last prediction; POO: its last origin.
     """
     intervals = warning_intervals(events, zone_ids)
     hit = (
@@ -368,6 +372,11 @@ def score_warnings(
         if impacts
         else []
     )
+    first_warn: dict[tuple[str, int], float] = {}
+    for e in sorted(events, key=lambda e: e.t):
+        if e.kind == "zone_warned":
+            for tr in e.tracks:
+                first_warn.setdefault((e.zone, tr), e.t)
     per = []
     cycles_hit: set[tuple[str, int]] = set()
     for imp, zones in zip(impacts, hit, strict=True):
@@ -384,6 +393,14 @@ def score_warnings(
         missed = [zone_ids[j] for j in zones if zone_ids[j] not in warned]
         max_lead = t_imp - imp["t_confirm_min"] if imp.get("t_confirm_min") is not None else None
         lead = min(leads) if leads else None
+        # the round's own track: when it first warned each zone it hit (a zone already warned
+        # by an earlier round gives people more time than this round's physics allows)
+        own = [
+            t_imp - first_warn[(zid, imp["track"])]
+            for zid in warned
+            if (zid, imp.get("track")) in first_warn and first_warn[(zid, imp["track"])] <= t_imp
+        ]
+        own_lead = min(own) if len(own) == len(warned) and own else None
         rec = {
             "object": imp["object"],
             "t_impact": round(t_imp, 2),
@@ -391,8 +408,9 @@ def score_warnings(
             "warned": warned,
             "missed": missed,
             "lead_time_s": None if lead is None else round(lead, 2),
+            "own_lead_time_s": None if own_lead is None else round(own_lead, 2),
             "max_lead_time_s": None if max_lead is None else round(max_lead, 2),
-            "lead_time_ratio": None if (lead is None or not max_lead) else round(lead / max_lead, 3),
+            "lead_time_ratio": None if (own_lead is None or not max_lead) else round(own_lead / max_lead, 3),
         }
         # prediction errors of the main track
         tr = imp.get("track")

@@ -219,3 +219,139 @@ def summary_dict(score) -> dict:
         "gospa_mean_m": round(score.gospa_mean_m, 2),
         "objects": score.per_object,
     }
+
+
+def timeline_rows(sim) -> list[tuple[float, str, str]]:
+    """The run's story in time order: (t s, what, detail) for launches, first plots,
+    confirmations, warnings per zone, all-clears and impacts."""
+    rows: list[tuple[float, str, str]] = []
+    for e in sim.events:
+        k = e.kind
+        if k == "truth_launch":
+            rows.append((e.t, "launch", f"{e.object} ({e.munition})"))
+        elif k == "truth_impact":
+            rows.append((e.t, "impact", f"{e.object} in {e.zone or 'open ground'}"))
+        elif k == "track_confirmed":
+            rows.append((e.t, "confirmed", f"track {e.track} ({e.cls}, {e.speed_mps:.0f} m/s)"))
+        elif k == "track_classified":
+            rows.append((e.t, "classified", f"track {e.track} -> {e.cls}"))
+        elif k == "zone_warned" and not e.extends:  # more tracks on a warned zone: in the store
+            what = "WARNING"
+            rows.append(
+                (
+                    e.t,
+                    what,
+                    f"{e.zone} (siren {e.siren}) tracks {e.tracks} p={e.probability:.2f} "
+                    f"impact in {e.lead_time_s:.1f} s",
+                )
+            )
+        elif k == "all_clear":
+            rows.append((e.t, "all clear", f"{e.zone} (siren {e.siren})"))
+    return sorted(rows, key=lambda r: r[0])
+
+
+def print_timeline(sim, tscore, con: Console) -> None:
+    """Launch, first plot, confirmation, warning per zone, all-clear and impact, in order."""
+    rows = timeline_rows(sim)
+    for o in tscore.per_object:
+        if o["first_plot_t"] is not None and o["kind"] not in ("aircraft", "helicopter", "bird"):
+            rows.append((o["first_plot_t"], "first plot", o["object"]))
+    rows.sort(key=lambda r: r[0])
+    t = Table(title=f"{sim.scenario.name}: timeline")
+    t.add_column("t s", justify="right")
+    t.add_column("event")
+    t.add_column("detail")
+    style = {"WARNING": "bold red", "impact": "bold", "all clear": "green", "launch": "yellow"}
+    for ts, what, detail in rows:
+        t.add_row(f"{ts:.1f}", f"[{style[what]}]{what}[/]" if what in style else what, detail)
+    con.print(t)
+
+
+def print_warn_score(sim, ws, con: Console) -> None:
+    """Per impact: zones hit, warned, lead time against the physical maximum, prediction
+    errors; then the totals."""
+    t = Table(title=f"{sim.scenario.name}: warning and prediction score")
+    for col in (
+        "object",
+        "zones hit",
+        "warned",
+        "lead s",
+        "own/max s",
+        "ratio",
+        "IPP t-20",
+        "t-10",
+        "t-5",
+        "last m",
+        "CRLB t-10",
+        "POO m",
+    ):
+        t.add_column(col, justify="left" if col in ("object", "zones hit", "warned") else "right")
+    for p in ws.per_impact:
+        missed = p["missed"]
+        warned = ", ".join(p["warned"]) or "-"
+        if missed:
+            warned += f" [bold red]MISSED {', '.join(missed)}[/]"
+        t.add_row(
+            p["object"],
+            ", ".join(p["zones_hit"]) or "open ground",
+            warned,
+            _fmt(p["lead_time_s"]),
+            f"{_fmt(p['own_lead_time_s'])}/{_fmt(p['max_lead_time_s'])}",
+            _fmt(p["lead_time_ratio"], ".2f"),
+            _fmt(p["ipp_t-20_m"], ".0f"),
+            _fmt(p["ipp_t-10_m"], ".0f"),
+            _fmt(p["ipp_t-5_m"], ".0f"),
+            _fmt(p["ipp_last_m"], ".0f"),
+            _fmt(p.get("crlb_t-10_m"), ".0f"),
+            _fmt(p["poo_m"], ".0f"),
+        )
+    con.print(t)
+    lt = ws.lead_time_s
+    con.print(
+        f"impacts in zones {ws.impacts_in_zones}, missed warnings {ws.missed_warnings}, "
+        f"over-warnings {ws.over_warnings} of {ws.warning_cycles} warning cycles, "
+        f"lead time median {_fmt(lt['median'])} s (min {_fmt(lt['min'])} s), "
+        f"lead/physical max median {_fmt(ws.lead_time_ratio_median, '.2f')}, "
+        f"IPP RMSE/CRLB at t-10 {_fmt(ws.ipp_rmse_over_crlb, '.2f')}, "
+        f"non-ballistic warnings {ws.non_ballistic_warnings}"
+    )
+
+
+def print_study(name: str, agg: dict, con: Console) -> None:
+    """The Monte Carlo study: totals, spreads and the warning trade-off curve."""
+
+    def spread(d, spec=".2f"):
+        if not d or d.get("median") is None:
+            return "-"
+        return f"{d['median']:{spec}} (5-95 %: {d['p5']:{spec}} to {d['p95']:{spec}})"
+
+    t = Table(title=f"{name}: Monte Carlo over {agg['runs']} runs")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    rows = [
+        ("impacts in zones", str(agg["impacts_in_zones"])),
+        ("missed warnings", f"{agg['missed_warnings']} (in {agg['runs_with_missed_warnings']} runs)"),
+        ("over-warnings per impact", spread(agg["over_warnings_per_impact"])),
+        ("lead time median, s", spread(agg["lead_time_s_median"], ".1f")),
+        ("lead time / physical max", spread(agg["lead_time_ratio_median"])),
+        ("IPP RMSE / CRLB at t-10", spread(agg["ipp_rmse_over_crlb"])),
+        ("IPP error at t-10, m (median)", spread(agg["ipp_error_m_t-10"], ".0f")),
+        ("POO error, m (median)", spread(agg["poo_error_m_median"], ".0f")),
+        ("non-ballistic warnings", str(agg["non_ballistic_warnings"])),
+        ("false tracks", str(agg["false_tracks"])),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    con.print(t)
+    c = Table(title="warning threshold trade-off (same flights and tracks, warnings replayed)")
+    for col in ("threshold", "missed", "over-warnings", "per impact", "lead ratio median"):
+        c.add_column(col, justify="right")
+    for r in agg["tradeoff"]:
+        c.add_row(
+            f"{r['threshold']:g}",
+            str(r["missed_warnings"]),
+            str(r["over_warnings"]),
+            f"{r['over_warnings_per_impact']:.2f}",
+            _fmt(r["lead_time_ratio_median"], ".3f"),
+        )
+    con.print(c)

@@ -8,6 +8,7 @@ track took it, the events, and the confirmed tracks sampled once a second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,9 +46,12 @@ class PlotLog:
 
 @dataclass
 class PredictionLog:
-    """Every prediction the engine made, in order: time, track, impact (ENU, time, east/north
-    covariance) and origin (ENU, launch time, covariance)."""
+    """Every prediction the engine made, in order: the engine step's time, the track's time,
+    track, the label it was warned with, impact (ENU, time, east/north covariance) and origin
+    (ENU, launch time, covariance)."""
 
+    t_step: list[np.ndarray] = field(default_factory=list)
+    cls: list[np.ndarray] = field(default_factory=list)
     t: list[np.ndarray] = field(default_factory=list)
     track: list[np.ndarray] = field(default_factory=list)
     impact_enu: list[np.ndarray] = field(default_factory=list)
@@ -62,6 +66,8 @@ class PredictionLog:
             return
         rows = engine.pred.rows(ids)
         c = engine.pred.c
+        self.t_step.append(np.full(len(ids), engine.t_now))
+        self.cls.append(engine.labels(ids))
         self.t.append(c["t"][rows].copy())
         self.track.append(np.asarray(ids, np.int64).copy())
         for name in ("impact_enu", "t_impact", "impact_cov", "origin_enu", "t_launch", "origin_cov"):
@@ -69,6 +75,8 @@ class PredictionLog:
 
     def arrays(self) -> dict[str, np.ndarray]:
         shapes = {
+            "t_step": (),
+            "cls": (),
             "t": (),
             "track": (),
             "impact_enu": (3,),
@@ -78,10 +86,12 @@ class PredictionLog:
             "t_launch": (),
             "origin_cov": (2, 2),
         }
-        return {
+        out = {
             k: np.concatenate(getattr(self, k)) if getattr(self, k) else np.zeros((0, *s))
             for k, s in shapes.items()
         }
+        out["cls"] = out["cls"].astype(object)
+        return out
 
 
 @dataclass
@@ -122,8 +132,13 @@ def run_scenario(
     truth: Truth | None = None,
     snapshot_dt_s: float = 1.0,
     keep_batches: bool = False,
+    sink: Callable[[list[Event]], None] | None = None,
 ) -> SimRun:
-    """Fly, sense and run the engine over a whole scenario."""
+    """Fly, sense and run the engine over a whole scenario.
+
+    ``sink`` (e.g. an :class:`~counterram.store.EventStore`'s ``append``) receives the events
+    as the run makes them - the truth launches and impacts interleaved at their times - so an
+    interrupted run has logged everything up to the interruption."""
     rng = np.random.default_rng(scn.seed) if rng is None else rng
     truth = fly_truth(scn, rng) if truth is None else truth
     radars = build_radars(scn)
@@ -133,13 +148,24 @@ def run_scenario(
     engine = Engine(flight_env(scn), radars, config, zones=zones)
     preds = PredictionLog()
     batches = simulate_plots(truth, radars, rng, 0.0, scn.duration_s)
-    events: list[Event] = _truth_events(scn, truth)
+    truth_events = sorted(_truth_events(scn, truth), key=lambda e: e.t)
+    events: list[Event] = list(truth_events)
+    n_told = 0
     log = PlotLog()
     snaps: list[tuple[float, TrackView]] = []
     next_snap = snapshot_dt_s
     kept: list[PlotBatch] = []
     for b in batches:
+        if sink is not None:
+            k = n_told
+            while k < len(truth_events) and truth_events[k].t <= b.arrival_t_s:
+                k += 1
+            if k > n_told:
+                sink(truth_events[n_told:k])
+                n_told = k
         res = engine.step(b.plots)
+        if sink is not None and res.events:
+            sink(res.events)
         rep = res.report
         log.t_s.append(rep.batch.t_s)
         log.sensor.append(rep.batch.sensor)
@@ -155,6 +181,8 @@ def run_scenario(
         while b.arrival_t_s >= next_snap:
             snaps.append((next_snap, engine.tracks()))
             next_snap += snapshot_dt_s
+    if sink is not None and n_told < len(truth_events):
+        sink(truth_events[n_told:])
     events.sort(key=lambda e: e.t)
     return SimRun(scn, truth, radars, zones, events, log, preds, kept, snaps, engine.tracks(), engine)
 
@@ -230,8 +258,9 @@ def earliest_confirmation(run: SimRun, rows, dt_s: float = 0.1) -> np.ndarray:
     return out
 
 
-def score_warn(run: SimRun, track_score=None, with_crlb: bool = True):
-    """Warning and prediction scores of a run (see :func:`counterram.metrics.score_warnings`)."""
+def score_warn(run: SimRun, track_score=None, with_crlb: bool = True, events=None):
+    """Warning and prediction scores of a run (see :func:`counterram.metrics.score_warnings`);
+    ``events``: score these warnings instead of the run's (a replay at another threshold)."""
     from .crlb import equivalent_kappa, impact_crlb
     from .metrics import score_warnings, track_owners
     from .physics.munitions import CATALOG
@@ -281,8 +310,25 @@ def score_warn(run: SimRun, track_score=None, with_crlb: bool = True):
         impacts=impacts,
         zone_ids=[z.id for z in run.zones],
         zone_polys=[z.polygon for z in run.zones],
-        events=run.events,
+        events=run.events if events is None else events,
         predictions=run.predictions.arrays(),
         non_ballistic_tracks=non_ballistic,
         crlb_rms=crlb if with_crlb else None,
     )
+
+
+def warn_summary(ws) -> dict:
+    """The warning and prediction keys of summary.json from a WarnScore."""
+    r = lambda v, nd=2: None if v is None or not np.isfinite(v) else round(float(v), nd)  # noqa: E731
+    return {
+        "impacts_in_zones": ws.impacts_in_zones,
+        "missed_warnings": ws.missed_warnings,
+        "over_warnings": ws.over_warnings,
+        "warning_cycles": ws.warning_cycles,
+        "lead_time_s": {k: r(v) for k, v in ws.lead_time_s.items()},
+        "lead_time_ratio_median": r(ws.lead_time_ratio_median, 3),
+        "ipp_error_m": {k: r(v) for k, v in ws.ipp_error_m.items()},
+        "poo_error_m": {k: r(v) for k, v in ws.poo_error_m.items()},
+        "ipp_rmse_over_crlb": r(ws.ipp_rmse_over_crlb, 3),
+        "non_ballistic_warnings": ws.non_ballistic_warnings,
+    }
