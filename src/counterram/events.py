@@ -156,6 +156,82 @@ class AllClear(Event):
     tracks: list
 
 
+@dataclass(frozen=True)
+class ThreatLetGo(Event):
+    """A ballistic track that is not (or can no longer be) engaged, and why: ``open_ground``
+    (its probability of hitting a defended zone, ``p_defended``, is below the engagement
+    threshold), ``no_window`` (no effector can reach it before impact) or ``no_ammunition``
+    (every effector that could is empty). Once per track and reason."""
+
+    kind: ClassVar[str] = "threat_let_go"
+    track: int
+    cls: str
+    reason: str
+    p_defended: float
+
+
+@dataclass(frozen=True)
+class Engaged(Event):
+    """An effector is committed against a track (simulation model: no interface to hardware).
+
+    ``t`` is the decision time, ``t_fire`` when it fires (the burst starts, or the interceptors
+    are launched), ``t_intercept`` when the rounds or interceptors reach the intercept point
+    (``lat``, ``lon``, ``alt_m``, at ``range_m`` from the effector), ``pk`` the kill probability
+    of the whole engagement, ``rounds`` the rounds (gun) or interceptors (launcher) expended and
+    ``remaining`` what is left loaded."""
+
+    kind: ClassVar[str] = "engaged"
+    track: int
+    cls: str
+    effector: str
+    shot: int
+    t_fire: float
+    t_intercept: float
+    lat: float
+    lon: float
+    alt_m: float
+    range_m: float
+    pk: float
+    rounds: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class InterceptAssessed(Event):
+    """The outcome of an engagement: ``killed`` or not. ``basis``: ``drawn`` (simulation: a
+    seeded draw with the engagement's pk), ``track_continued`` (live: the track was still being
+    updated after the intercept plus the assessment delay: a miss), ``track_lost`` (live: the
+    track ended after the intercept time: taken as a kill), ``landed`` (the round reached the
+    ground) or ``ended_before_intercept``."""
+
+    kind: ClassVar[str] = "intercept_assessed"
+    track: int
+    effector: str
+    shot: int
+    killed: bool
+    basis: str
+
+
+@dataclass(frozen=True)
+class CounterBatteryCue(Event):
+    """A firing site for counter-battery fire: the fused launch point of ``n_launches`` tracks
+    (``tracks``) launched within a set distance and time of each other, its circular error
+    probable ``cep_m`` and east/north covariance (m^2), and the first and last launch times.
+    Issued when a cue is new and again when its tracks change or it moves."""
+
+    kind: ClassVar[str] = "counter_battery_cue"
+    cue: str
+    tracks: list
+    lat: float
+    lon: float
+    alt_m: float
+    cep_m: float
+    cov_en_m2: list
+    t_launch: float
+    t_last_launch: float
+    n_launches: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -168,6 +244,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OriginEstimated,
         ZoneWarned,
         AllClear,
+        ThreatLetGo,
+        Engaged,
+        InterceptAssessed,
+        CounterBatteryCue,
         TruthLaunch,
         TruthImpact,
     )

@@ -106,15 +106,215 @@ class Zone(Strict):
         return self.siren or f"siren-{self.id}"
 
 
-class Effector(Strict):
-    """An effector (gun or interceptor launcher). Fields are completed by the engage issue."""
+class _EffectorBase(Strict):
+    """What every effector has: an id, a position and an engagement envelope.
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    The envelope is the set of target positions it may engage: slant range in
+    [min_range_m, max_range_m] and elevation above the effector's local horizontal of at least
+    min_elevation_deg. Ammunition is finite: a full load, what is loaded at the start
+    (default: full), and a number of spare loads, each taking ``reload_s`` to load once the
+    current one is spent.
+    """
+
     id: str = Field(min_length=1)
     kind: Literal["gun", "launcher"]
     lat: Lat
     lon: Lon
-    alt_m: AltM = 0.0
+    alt_m: AltM = Field(0.0, description="height of the mount above the WGS-84 ellipsoid, m")
+
+    @field_validator("max_range_m", check_fields=False)
+    @classmethod
+    def _range_order(cls, v, info):
+        lo = info.data.get("min_range_m")
+        if lo is not None and lo >= v:
+            raise ValueError(f"must be greater than min_range_m ({lo}), got {v}")
+        return v
+
+    @field_validator("rounds_loaded", "interceptors_loaded", check_fields=False)
+    @classmethod
+    def _loaded(cls, v, info):
+        full = info.data.get("magazine_rounds", info.data.get("interceptors_per_launcher"))
+        if v is not None and full is not None and v > full:
+            raise ValueError(f"{v} loaded but a full load holds {full}")
+        return v
+
+
+class GunSpec(_EffectorBase):
+    """An intercept gun, by default the US C-RAM Land-based Phalanx Weapon System (Centurion).
+
+    Public anchors (Wikipedia "Phalanx CIWS" and "Counter-RAM"): 20 mm M61A1 Gatling gun firing
+    M940 MPLD-T self-destructing rounds at about 1,100 m/s, 4,500 rounds a minute, a 1,550-round
+    magazine, engagements out to about 1.5 km with a defended bubble of about 600 m radius; over
+    375 intercepts reported by 2022. Everything else is marked as an assumption.
+
+    Models (engage.py): the round slows as v(s) = v0 exp(-s / L) (constant-Cd drag,
+    L = 2 m / (rho Cd A)), so its time of flight to range s is t(s) = L / v0 (exp(s / L) - 1);
+    the kill probability of one burst at range r is pk(r) = pk_max exp(-ln 2 (r / r_half)^2).
+    """
+
+    kind: Literal["gun"]
+    calibre_mm: float = Field(20.0, gt=0.0, description="public: M61A1 20 mm (informative only)")
+    min_range_m: float = Field(
+        200.0, ge=0.0, description="assumption: fuze arming and the fire-control radar's minimum range"
+    )
+    max_range_m: float = Field(
+        1500.0, gt=0.0, description="public: Phalanx effective range about 1.5 km (Wikipedia 'Phalanx CIWS')"
+    )
+    min_elevation_deg: float = Field(
+        3.0, ge=-10.0, lt=90.0, description="assumption: lowest elevation the gun fires at over the site"
+    )
+    muzzle_speed_mps: float = Field(
+        1100.0, gt=0.0, description="public: M940 MPLD-T about 1,100 m/s (Wikipedia 'Phalanx CIWS')"
+    )
+    velocity_decay_length_m: float = Field(
+        1850.0,
+        gt=0.0,
+        description="assumption: L = 2 m / (rho Cd A) with the public 100 g projectile of 20 mm calibre, "
+        "rho = 1.225 kg/m^3 and Cd = 0.28 (assumed); v(s) = v0 exp(-s/L)",
+    )
+    slew_rate_dps: float = Field(
+        115.0, gt=0.0, description="assumption: Phalanx-class mount, about 115 deg/s"
+    )
+    settle_s: float = Field(0.5, ge=0.0, description="assumption: settling after a slew, s")
+    rate_of_fire_rpm: float = Field(
+        4500.0, gt=0.0, description="public: 4,500 rounds a minute (Phalanx Block 1B, C-RAM)"
+    )
+    burst_s: float = Field(2.0, gt=0.0, description="assumption: one burst lasts 2 s (150 rounds)")
+    magazine_rounds: int = Field(1550, ge=1, description="public: 1,550-round magazine (Phalanx Block 1B)")
+    rounds_loaded: int | None = Field(None, ge=0, description="rounds at the start; default a full magazine")
+    reload_s: float = Field(600.0, gt=0.0, description="assumption: about 10 minutes to reload the magazine")
+    spare_loads: int = Field(4, ge=0, le=1000, description="assumption: four spare magazines on site")
+    pk_max: float = Field(
+        0.8, ge=0.0, le=1.0, description="assumption: kill probability of one burst at short range"
+    )
+    pk_half_range_m: float = Field(
+        1000.0,
+        gt=0.0,
+        description="assumption: range at which pk per burst falls to half of pk_max "
+        "(pk = 0.62 at the public 600 m defended bubble, 0.17 at 1.5 km)",
+    )
+
+    @model_validator(mode="after")
+    def _burst(self):
+        if self.rounds_per_burst < 1:
+            raise ValueError(
+                f"a burst of {self.burst_s} s at {self.rate_of_fire_rpm} rounds/min fires no round"
+            )
+        return self
+
+    @property
+    def rounds_per_burst(self) -> int:
+        """Rounds fired in one burst: rate of fire x burst length."""
+        return int(round(self.rate_of_fire_rpm / 60.0 * self.burst_s))
+
+    @property
+    def capacity(self) -> int:
+        return self.magazine_rounds
+
+    @property
+    def loaded(self) -> int:
+        return self.magazine_rounds if self.rounds_loaded is None else self.rounds_loaded
+
+
+class LauncherSpec(_EffectorBase):
+    """An interceptor launcher, by default an Iron Dome (Tamir) launcher.
+
+    Public anchors (Wikipedia "Iron Dome", Rafael): engages rockets at 4 to 70 km, only those
+    predicted to hit protected areas, usually two interceptors per rocket, about 90 % of engaged
+    rockets destroyed, 20 interceptors per launcher. The per-interceptor kill probability 0.68
+    is derived from the 90 % for two independent interceptors: 1 - (1 - 0.68)^2 = 0.90.
+
+    Models (engage.py): time of flight to an intercept at range r is
+    t = launch_delay_s + r / interceptor_speed_mps; ``doctrine`` interceptors are fired at each
+    threat, which is destroyed with probability 1 - (1 - pk)^n.
+    """
+
+    kind: Literal["launcher"]
+    min_range_m: float = Field(4000.0, ge=0.0, description="public: Iron Dome minimum range 4 km")
+    max_range_m: float = Field(70000.0, gt=0.0, description="public: Iron Dome maximum range 70 km")
+    min_elevation_deg: float = Field(
+        0.0, ge=-10.0, lt=90.0, description="assumption: intercepts above the launcher's horizon"
+    )
+    launch_delay_s: float = Field(
+        3.0, ge=0.0, description="assumption: from the decision to fire to the interceptor leaving, s"
+    )
+    interceptor_speed_mps: float = Field(
+        700.0,
+        gt=0.0,
+        description="assumption: average speed to the intercept point (Tamir peak about Mach 2.2)",
+    )
+    pk_per_interceptor: float = Field(
+        0.68,
+        ge=0.0,
+        le=1.0,
+        description="derived from the public ~90 % with two interceptors: 1 - (1 - 0.68)^2 = 0.90",
+    )
+    interceptors_per_launcher: int = Field(20, ge=1, description="public: 20 Tamir interceptors per launcher")
+    interceptors_loaded: int | None = Field(
+        None, ge=0, description="interceptors at the start; default a full launcher"
+    )
+    doctrine: Literal[1, 2] = Field(2, description="public: usually two interceptors per threat")
+    launch_interval_s: float = Field(
+        1.0, gt=0.0, description="assumption: time between two launches from the same launcher, s"
+    )
+    reload_s: float = Field(600.0, gt=0.0, description="assumption: about 10 minutes to reload a launcher")
+    spare_loads: int = Field(1, ge=0, le=1000, description="assumption: one reload of 20 interceptors")
+
+    @property
+    def capacity(self) -> int:
+        return self.interceptors_per_launcher
+
+    @property
+    def loaded(self) -> int:
+        return (
+            self.interceptors_per_launcher if self.interceptors_loaded is None else self.interceptors_loaded
+        )
+
+
+Effector = Annotated[GunSpec | LauncherSpec, Field(discriminator="kind")]
+"""An effector: a gun (``kind: gun``) or an interceptor launcher (``kind: launcher``)."""
+
+
+class EngageSpec(Strict):
+    """Scenario-level engagement parameters (the optional ``engage:`` block)."""
+
+    threshold: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="assumption: a ballistic track is a candidate when its probability of hitting a "
+        "defended zone reaches this (the warning threshold is lower: warn widely, shoot selectively)",
+    )
+    assess_s: float = Field(
+        1.0, ge=0.0, description="assumption: time after an intercept before its result is assessed, s"
+    )
+    commit_s: float = Field(
+        1.0,
+        ge=0.0,
+        description="a planned shot is committed when its fire time falls within this of now "
+        "(about one update interval), s",
+    )
+    urgency_s: float = Field(
+        10.0,
+        gt=0.0,
+        description="priority: a threat t seconds from impact weighs 1 + urgency_s / (urgency_s + t) times "
+        "its value-weighted threat probability x kill probability",
+    )
+    plan_slots: int = Field(
+        3, ge=1, le=20, description="engagements planned ahead per effector at each update"
+    )
+
+
+class RespondSpec(Strict):
+    """Counter-battery parameters (the optional ``respond:`` block)."""
+
+    group_distance_m: float = Field(
+        500.0, gt=0.0, description="assumption: launches this close together are one firing site, m"
+    )
+    group_time_s: float = Field(120.0, ge=0.0, description="assumption: ... and this close in time, s")
+    move_m: float = Field(
+        25.0, ge=0.0, description="a cue is re-issued when its position moves more than this, m"
+    )
 
 
 class Salvo(Strict):
@@ -201,6 +401,8 @@ class Scenario(Strict):
     zones: list[Zone] = Field(default_factory=list)
     sensors: list[RadarSpec] = Field(default_factory=list)
     effectors: list[Effector] = Field(default_factory=list)
+    engage: EngageSpec = Field(default_factory=EngageSpec)
+    respond: RespondSpec = Field(default_factory=RespondSpec)
     threats: list[Threat] = Field(default_factory=list)
     traffic: list[Traffic] = Field(default_factory=list)
 
@@ -290,19 +492,52 @@ def _unwrap(tp):
             return tp
 
 
-def _model_at(loc, root_model) -> type[BaseModel] | None:
-    """The pydantic model class that holds the field at ``loc`` (for listing allowed keys)."""
+def _union_members(tp) -> dict | None:
+    """{tag: model} of a discriminated union annotation (``Annotated[A | B, Field(discriminator=...)]``)."""
+    if typing.get_origin(tp) is not Annotated:
+        return None
+    inner, *meta = typing.get_args(tp)
+    disc = next((m.discriminator for m in meta if isinstance(getattr(m, "discriminator", None), str)), None)
+    if disc is None:
+        return None
+    out = {}
+    for member in typing.get_args(inner):
+        for tag in typing.get_args(member.model_fields[disc].annotation):
+            out[tag] = member
+    return out
+
+
+def _walk(loc, root_model) -> tuple[tuple, type[BaseModel] | None]:
+    """Follow a pydantic error location through the models: the location without the tags that
+    pydantic inserts for discriminated unions (``effectors.0.gun.max_range_m`` ->
+    ``effectors.0.max_range_m``), and the model class that holds the last field."""
+    clean: list = []
     model: Any = root_model
+    members: dict | None = None
     for part in loc:
         if isinstance(part, int):
+            clean.append(part)
             continue
+        if members is not None and part in members:
+            model, members = members[part], None
+            continue
+        members = None
+        clean.append(part)
         if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
-            return None
-        tp = _unwrap(model.model_fields[part].annotation)
-        if typing.get_origin(tp) is list:
-            tp = _unwrap(typing.get_args(tp)[0])
-        model = tp
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+            model = None
+            continue
+        tp = model.model_fields[part].annotation
+        if typing.get_origin(_unwrap(tp)) is list:
+            tp = typing.get_args(_unwrap(tp))[0]
+        members = _union_members(tp)
+        model = None if members is not None else _unwrap(tp)
+    ok = isinstance(model, type) and issubclass(model, BaseModel)
+    return tuple(clean), (model if ok else None)
+
+
+def _model_at(loc, root_model) -> type[BaseModel] | None:
+    """The pydantic model class that holds the field at ``loc`` (for listing allowed keys)."""
+    return _walk(loc, root_model)[1]
 
 
 def _message(err, root_model) -> str:
@@ -338,6 +573,10 @@ def _message(err, root_model) -> str:
         return f"expected {which} {n} items, got {ctx.get('actual_length', '?')}"
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected')}, got {got!r}"
+    if kind == "union_tag_invalid":
+        return f"expected one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        return f"missing required field {ctx.get('discriminator')}"
     return err["msg"]
 
 
@@ -362,7 +601,11 @@ def parse_yaml_model(text: str, source: str, model: type[BaseModel], what: str):
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            raw = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            if err["type"] == "union_tag_invalid":  # point at the tag itself (kind: ...)
+                raw = raw + (str(err.get("ctx", {}).get("discriminator", "")).strip("'"),)
+            loc, _ = _walk(raw, model)
+            err = {**err, "loc": raw}
             node = _key_node(root, loc) if err["type"] == "extra_forbidden" else _node_at(root, loc)[0]
             problems.append(f"{source}:{node.start_mark.line + 1}: {_loc_str(loc)}: {_message(err, model)}")
         raise ScenarioError(problems) from None
