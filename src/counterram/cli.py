@@ -55,10 +55,11 @@ def run(
     workers: Annotated[int, typer.Option(min=1, help="Processes for --runs (default: 1).")] = 1,
     figures: Annotated[bool, typer.Option(help="Write map.png and timeline.png.")] = True,
 ) -> None:
-    """Fly, sense, track, predict and warn a scenario, and score the engine against truth.
+    """Fly, sense, track, predict, warn and engage a scenario, and score it against truth.
 
     Prints each threat's flight, its tracking, a timeline (launch, first plot, confirmation,
-    warning per zone, all-clear, impact) and a score table, and writes OUT/truth.jsonl,
+    warning per zone, engagements, all-clear, impact or destruction, counter-battery cues)
+    and the score tables, and writes OUT/truth.jsonl,
     OUT/summary.json, the event store OUT/events.sqlite (mirrored to OUT/events.jsonl),
     OUT/map.png and OUT/timeline.png. With --runs N: a seeded Monte Carlo study with a
     progress bar, written to OUT/study.json (and OUT/tradeoff.png).
@@ -79,6 +80,7 @@ def run(
 
     from .report import (
         console,
+        print_engage_score,
         print_timeline,
         print_tracking,
         print_truth_table,
@@ -87,7 +89,7 @@ def run(
         write_truth_jsonl,
     )
     from .sensing.plots import write_plots
-    from .sim import run_scenario, score_run, score_warn, warn_summary
+    from .sim import run_scenario, score_engage, score_run, score_warn, warn_summary
     from .store import EventStore
     from .truth import fly_truth
 
@@ -105,10 +107,13 @@ def run(
         score = score_run(sim)
         print_tracking(scn, sim, score, con)
         ws = score_warn(sim, score)
+        es = score_engage(sim)
         print_timeline(sim, score, con)
         print_warn_score(sim, ws, con)
+        print_engage_score(sim, es, con)
         summary.update(summary_dict(score))
         summary.update(warn_summary(ws))
+        summary.update(es)
         summary["impacts"] = ws.per_impact
         if plots_out is not None:
             n = write_plots(plots_out, sim.batches, [r.id for r in sim.radars])
@@ -116,8 +121,9 @@ def run(
         if figures:
             from .figures import map_png, timeline_png
 
-            map_png(sim, ws, out / "map.png")
-            timeline_png(sim, ws, out / "timeline.png")
+            layers = {"engage": True} if scn.effectors else None
+            map_png(sim, ws, out / "map.png", layers)
+            timeline_png(sim, ws, out / "timeline.png", layers)
             typer.echo(f"wrote {out / 'map.png'} and {out / 'timeline.png'}")
         typer.echo(f"wrote the event store {out / 'events.sqlite'} (and {out / 'events.jsonl'})")
     else:

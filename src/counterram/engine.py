@@ -27,15 +27,26 @@ from .events import (
     TrackDropped,
     TrackLanded,
 )
-from .physics.flight import FlightEnv, propagate_ballistic
+from .physics.flight import FlightEnv, fly_ballistic_to_ground, propagate_ballistic
 from .physics.munitions import DRAG_LAWS, TRACKER_LAW
-from .predict import ballistic_class, boost_time_correction_s, ground_points, refine_least_squares
+from .predict import (
+    GroundPoints,
+    ballistic_class,
+    boost_time_correction_s,
+    impact_and_origin,
+    refine_least_squares,
+)
 from .sensing.plots import PlotBatch
 from .sensing.radar import RadarGeometry
 from .tracking import classify
 from .tracking.filters import FilterParams
 from .tracking.tracker import CONFIRMED, LANDED, StepReport, Tracker, TrackerParams
 from .warn import Warner, WarnParams, ZoneGeometry
+
+#: a prediction batch of at least this many settled tracks is flown in two parts, half-way and
+#: at the prediction (Engine._fly_early): a flight batch costs about 27 ms + 0.17 ms a track
+#: (bench/engine.py, docs/performance.md), so below this splitting costs more than it saves
+EARLY_MIN_TRACKS = 100
 
 
 def default_tracker_params() -> TrackerParams:
@@ -53,7 +64,9 @@ class EngineConfig:
     ``report_move_m``: an impact or origin prediction is re-announced (event) when it moves
     by more than this; ``refine_min_plots``: a track fed by a tracking radar is predicted from
     a batch fit over its whole arc once it has this many plots, refitted at most every
-    ``refine_interval_s`` (:func:`counterram.predict.refine_least_squares`).
+    ``refine_interval_s`` (:func:`counterram.predict.refine_least_squares`);
+    ``engage_path_dt_s``: sampling of the predicted flights handed to the engager (it
+    interpolates between samples, exactly for a parabola).
     """
 
     tracker: TrackerParams = field(default_factory=default_tracker_params)
@@ -63,6 +76,7 @@ class EngineConfig:
     report_move_m: float = 50.0
     refine_min_plots: int = 30
     refine_interval_s: float = 1.0
+    engage_path_dt_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,14 @@ class StepResult:
 
 
 class Engine:
-    """Tracks, predicts and warns from radar plots (engagement arrives with its issue)."""
+    """Tracks, predicts, warns, engages and cues from radar plots.
+
+    ``effectors`` (:class:`~counterram.engage.EffectorGeometry`) with ``engage`` parameters
+    make an :class:`~counterram.engage.Engager` that plans engagements at every prediction
+    (none without effectors); ``respond`` parameterises the counter-battery cues
+    (:class:`~counterram.respond.CounterBattery`). A shot's outcome comes back through
+    :meth:`resolve_shot` (a simulation's draw); live, the engager assesses it from the track.
+    """
 
     def __init__(
         self,
@@ -165,7 +186,16 @@ class Engine:
         radars: list[RadarGeometry],
         config: EngineConfig | None = None,
         zones: Sequence[ZoneGeometry] = (),
+        effectors: Sequence = (),
+        engage=None,
+        respond=None,
     ):
+        from .engage import Engager
+        from .respond import CounterBattery
+
+        self.engager = Engager(list(effectors), env.site, engage) if len(effectors) else None
+        self.counter_battery = CounterBattery(env.site, respond)
+        self._pzone: dict[int, np.ndarray] = {}  # track -> latest P(impact in zone), (Z,)
         self.env = env
         self.radars = radars
         self.config = config or EngineConfig()
@@ -177,6 +207,7 @@ class Engine:
         self.t_now = -np.inf
         self._queue = np.zeros(0, np.int64)  # tracks that took plots since the last prediction
         self._t_predicted = -np.inf
+        self._early = None  # flights made ahead of the prediction (see _fly_early)
         # plots of tracking radars that a track took: for the batch fit of their predictions
         self._tracking = np.array([r.tracking for r in radars], bool)
         self._hist = {
@@ -211,7 +242,7 @@ class Engine:
         ended += [(int(i), rep.t_s) for i, _, was in rep.deleted if was]
         rows = self.pred.rows(predicted)
         cls = self._labels_for(predicted, view) if predicted.size else np.zeros(0, object)
-        warn_events, _ = self.warner.update(
+        warn_events, probs = self.warner.update(
             self.t_now,
             predicted,
             self.pred.c["impact_enu"][rows, 0:2] if rows.size else np.zeros((0, 2)),
@@ -221,10 +252,107 @@ class Engine:
             ended,
         )
         events += warn_events
+        for i, tid in enumerate(predicted.tolist()):
+            self._pzone[tid] = probs[i]
+        if predicted.size:
+            events += self._respond(predicted)
+            if self.engager is not None:
+                events += self._engage(rep, view)
+        if self.engager is not None:
+            for tid in rep.landed.tolist():
+                events += self.engager.track_ended(int(tid), self.t_now, landed=True)
+            for tid, _, was in rep.deleted:
+                if was:
+                    events += self.engager.track_ended(int(tid), self.t_now)
         dropped = [i for i, _, was in rep.deleted if was]
         if dropped:
             self.pred.drop(dropped)
+            for tid in dropped:
+                self._pzone.pop(int(tid), None)
         return StepResult(rep.t_s, events, rep, predicted)
+
+    # ------------------------------------------------------------------------------------
+    def _respond(self, ids) -> list[Event]:
+        """Counter-battery cues from the origins of the tracks just predicted."""
+        r = self.pred.rows(ids)
+        c = self.pred.c
+        ok = np.isfinite(c["origin_enu"][r, 0]) & np.isfinite(c["t_launch"][r])
+        if not ok.any():
+            return []
+        r = r[ok]
+        return self.counter_battery.update(
+            self.t_now, np.asarray(ids)[ok], c["origin_enu"][r], c["origin_cov"][r], c["t_launch"][r]
+        )
+
+    def _engage(self, rep: StepReport, view: TrackView) -> list[Event]:
+        """Re-plan engagements over every flying ballistic track with a prediction: the
+        candidates' predicted flights (their filter state flown to the ground, sampled every
+        ``engage_path_dt_s``) go to the engager with their zone probabilities."""
+        T = self.tracker.tracks
+        ids = np.intersect1d(self.pred.id, T["id"][T["status"] == CONFIRMED])
+        if ids.size == 0:
+            return self.engager.plan(
+                self.t_now,
+                ids,
+                [],
+                np.zeros((0, 0)),
+                np.zeros((0, 0, 3)),
+                np.zeros((0, len(self.zones))),
+                self.zones,
+            )
+        cls = self._labels_for(ids, view)
+        z = len(self.zones)
+        p_zone = np.stack([self._pzone.get(int(t), np.zeros(z)) for t in ids.tolist()]).reshape(ids.size, z)
+        defended = np.array([zz.defended for zz in self.zones], bool)
+        p_def = np.minimum(1.0, p_zone[:, defended].sum(axis=1)) if z else np.zeros(ids.size)
+        cand = classify.is_ballistic(cls) & (p_def >= self.engager.p.threshold)
+        t_imp = self.pred.get("t_impact", ids)
+        dt = self.config.engage_path_dt_s
+        if cand.any():
+            rows = T.rows_of(ids[cand])
+            fl = fly_ballistic_to_ground(
+                self.env, T.x[rows], self.config.tracker.filter.law_idx, t_max_s=200.0, sample_dt_s=dt
+            )
+            k = fl.samples.shape[1]
+            path_enu = np.full((ids.size, k + 1, 3), np.nan)
+            path_t = np.full((ids.size, k + 1), np.nan)
+            path_enu[cand, :k] = fl.samples[:, :, 0:3]
+            path_t[cand, :k] = T["t"][rows, None] + fl.sample_t_s[None, :]
+            landed = fl.landed
+            ci = np.flatnonzero(cand)
+            path_enu[ci[landed], k] = fl.y_end[landed, 0:3]
+            path_t[ci[landed], k] = T["t"][rows][landed] + fl.t_end_s[landed]
+        else:
+            path_enu = np.full((ids.size, 1, 3), np.nan)
+            path_t = np.full((ids.size, 1), np.nan)
+        return self.engager.plan(
+            self.t_now,
+            ids,
+            cls,
+            path_t,
+            path_enu,
+            p_zone,
+            self.zones,
+            t_impact_s=t_imp,
+            updated=np.isin(ids, rep.updated),
+        )
+
+    def resolve_shot(self, shot, killed: bool, t_s: float) -> list[Event]:
+        """A shot's outcome (a simulation's seeded draw): the engager records it and a killed
+        round's track ends now - dropped (reason ``destroyed``), its prediction gone, its
+        warnings free to clear."""
+        if self.engager is None:
+            raise ValueError("this engine has no effectors: there are no shots to resolve")
+        events = self.engager.resolve(shot, killed, t_s)
+        if killed:
+            tid = int(shot.track)
+            if self.tracker.remove([tid]):
+                events.append(TrackDropped(float(t_s), tid, "destroyed"))
+                self.warner.ended.setdefault(tid, float(t_s))
+                self.pred.drop([tid])
+                self._pzone.pop(tid, None)
+                self._queue = self._queue[self._queue != tid]
+        return events
 
     def tick(self, t_s: float) -> list[Event]:
         """Advance the clock without plots (a quiet feed): all-clears that are due."""
@@ -287,27 +415,43 @@ class Engine:
 
     def _predict(self, rep: StepReport) -> np.ndarray:
         """Impact and origin of the ballistic, flying tracks that took a plot since the last
-        prediction, once ``predict_interval_s`` has passed."""
+        prediction, once ``predict_interval_s`` has passed (half-way, a large batch's tracks
+        whose state is settled are flown ahead: :meth:`_fly_early`)."""
         T = self.tracker.tracks
         self._queue = np.union1d(self._queue, rep.updated)
-        if self._queue.size == 0 or self.t_now < self._t_predicted + self.config.predict_interval_s:
+        interval = self.config.predict_interval_s
+        if self._queue.size == 0 or self.t_now < self._t_predicted + interval:
+            if self._queue.size and self._early is None and self.t_now >= self._t_predicted + interval / 2:
+                self._early = self._fly_early()
             return np.zeros(0, np.int64)
         queue = np.intersect1d(self._queue, T["id"])
         self._queue = np.zeros(0, np.int64)
         self._t_predicted = self.t_now
+        early, self._early = self._early, None
         if queue.size == 0:
             return np.zeros(0, np.int64)
         rows = T.rows_of(queue)
-        ok = (T["status"][rows] == CONFIRMED) & (classify.p_ballistic(T["llr"][rows]) >= classify.BALLISTIC_P)
-        rows = rows[ok]
+        rows = rows[self._predictable(rows)]
         if rows.size == 0:
             return np.zeros(0, np.int64)
         x, P, t = T.x[rows], T.P[rows], T["t"][rows]
-        x, P = self._refine(T["id"][rows], x, P, t)
-        law = self.config.tracker.filter.law_idx
-        imp = ground_points(self.env, x, P, law, method=self.config.predict_method)
-        org = ground_points(self.env, x, P, law, method="linear", backward=True)
         ids = T["id"][rows]
+        x, P = self._refine(ids, x, P, t)
+        law = self.config.tracker.filter.law_idx
+        # impact (forward) and origin (backward, linear): one flight batch for both; tracks
+        # flown ahead whose state (after the batch fit) is still the same, bit for bit, keep
+        # those flights - the very numbers flying them now would give
+        done = np.zeros(ids.size, bool)
+        if early is not None and early[0].size:
+            e_ids, e_x, e_P, e_t, e_imp, e_org = early
+            k = np.clip(np.searchsorted(e_ids, ids), 0, e_ids.size - 1)
+            done = (e_ids[k] == ids) & (e_t[k] == t)
+            done &= np.all(e_x[k] == x, axis=1) & np.all(e_P[k] == P, axis=(1, 2))
+        imp, org = impact_and_origin(self.env, x[~done], P[~done], law, method=self.config.predict_method)
+        if done.any():
+            back = np.argsort(np.concatenate([np.flatnonzero(done), np.flatnonzero(~done)]), kind="stable")
+            imp = GroundPoints.concat([e_imp.take(k[done]), imp]).take(back)
+            org = GroundPoints.concat([e_org.take(k[done]), org]).take(back)
         cls = ballistic_class(org.speed_mps)
         pr = self.pred.rows(ids, create=True)
         c = self.pred.c
@@ -321,6 +465,38 @@ class Engine:
         c["launch_speed"][pr] = np.where(org.ok, org.speed_mps, np.nan)
         return ids[imp.ok]
 
+    def _predictable(self, rows) -> np.ndarray:
+        """Which track rows are predicted: confirmed and labelled ballistic."""
+        T = self.tracker.tracks
+        return (T["status"][rows] == CONFIRMED) & (
+            classify.p_ballistic(T["llr"][rows]) >= classify.BALLISTIC_P
+        )
+
+    def _fly_early(self):
+        """Half-way to a prediction, fly the queued tracks whose state should stand until it:
+        ballistic and confirmed, with too few tracking-radar plots for a batch fit, and not due
+        another plot before the prediction (last update + revisit). The prediction uses these
+        flights for the tracks whose state is then still the same (else it flies them again), so
+        its numbers do not change; its flights are split between two steps, which halves the
+        longest step. A batch is split only when it is large (``EARLY_MIN_TRACKS``): each flight
+        batch has a fixed cost. Returns (ids (sorted), x, P, t, impact, origin), empty when none."""
+        T = self.tracker.tracks
+        none = (np.zeros(0, np.int64), None, None, None, None, None)
+        rows = T.rows_of(np.intersect1d(self._queue, T["id"]))
+        rows = rows[self._predictable(rows)]
+        due = T["t"][rows] + T["revisit"][rows] < self._t_predicted + self.config.predict_interval_s
+        fits = np.isin(self._hist["track"], T["id"][rows])
+        ids_h, n_h = np.unique(self._hist["track"][fits], return_counts=True)
+        fitted = np.isin(T["id"][rows], ids_h[n_h >= self.config.refine_min_plots])
+        rows = rows[~due & ~fitted]
+        if rows.size < EARLY_MIN_TRACKS:
+            return none
+        rows = rows[np.argsort(T["id"][rows])]
+        x, P, t = T.x[rows], T.P[rows], T["t"][rows]
+        law = self.config.tracker.filter.law_idx
+        imp, org = impact_and_origin(self.env, x, P, law, method=self.config.predict_method)
+        return T["id"][rows], x, P, t, imp, org
+
     def labels(self, ids) -> np.ndarray:
         """The current class labels of confirmed or landed tracks ``ids`` (as warned with)."""
         return self._labels_for(np.asarray(ids, np.int64), self.tracks())
@@ -332,11 +508,21 @@ class Engine:
 
     def _track_events(self, rep: StepReport, view: TrackView) -> list[Event]:
         events: list[Event] = []
-        rows = {int(i): k for k, i in enumerate(view.id)}
-        site = self.env.site
-        lat, lon, alt = (
-            (np.atleast_1d(a) for a in site.to_geodetic(view.x[:, 0:3])) if len(view) else ((),) * 3
-        )
+        # view rows of the tracks with events (-1: not in the view), and the geodetic positions
+        # of those that need one (confirmed, landed): a few tracks a step, not the whole view
+        ids = np.concatenate([rep.confirmed, rep.updated, rep.landed]).astype(np.int64)
+        k_all = np.full(ids.size, -1)
+        if len(view) and ids.size:
+            order = np.argsort(view.id)
+            k = order[np.minimum(np.searchsorted(view.id, ids, sorter=order), len(view) - 1)]
+            k_all = np.where(view.id[k] == ids, k, -1)
+        rows = dict(zip(ids.tolist(), k_all.tolist(), strict=True))
+        rows = {i: k for i, k in rows.items() if k >= 0}
+        geo = np.unique(k_all[np.r_[0 : rep.confirmed.size, ids.size - rep.landed.size : ids.size]])
+        geo = geo[geo >= 0]
+        lat, lon, alt = np.full((3, len(view)), np.nan)
+        if geo.size:
+            lat[geo], lon[geo], alt[geo] = self.env.site.to_geodetic(view.x[geo, 0:3])
         for tid in rep.confirmed:
             k = rows.get(int(tid))
             if k is None:  # confirmed and dropped (duplicate) in the same step

@@ -106,6 +106,7 @@ def zone_states(run, score) -> dict[str, str]:
     missed: set[str] = set()
     for rec in score.per_impact:
         hit.update(rec["zones_hit"])
+        hit.update(rec.get("would_hit", []))  # a round destroyed on its way: the warning stood
         missed.update(rec["missed"])
     out = {}
     for z in run.zones:
@@ -131,8 +132,9 @@ class _Threat:
     t_confirm: float | None
     track: int | None
     launch_en: np.ndarray
-    impact_en: np.ndarray
+    impact_en: np.ndarray  # where it fell, or where it was destroyed
     rec: dict  # the score's per-impact record
+    destroyed: bool = False
 
 
 def _threats(run, score) -> list[_Threat]:
@@ -141,9 +143,14 @@ def _threats(run, score) -> list[_Threat]:
     confirmed = {e.track: e.t for e in run.events if isinstance(e, TrackConfirmed)}
     owners = track_owners(truth_row, track, confirmed)
     recs = {r["object"]: r for r in score.per_impact}
+    killed = getattr(run, "destroyed_t_s", None)
     out = []
     for i in range(truth.n_threats):
         mine = truth_row == i
+        t_kill = float(killed[i]) if killed is not None and np.isfinite(killed[i]) else None
+        end_en = truth.end_enu_m[i, 0:2]
+        if t_kill is not None:
+            end_en = truth.state_at(np.array([t_kill]), np.array([i]))[0][0, 0:2]
         mains = [tid for tid, row in owners.items() if row == i]
         main = max(mains, key=lambda tid: int(np.sum(mine & (track == tid)))) if mains else None
         out.append(
@@ -152,13 +159,14 @@ def _threats(run, score) -> list[_Threat]:
                 id=truth.ids[i],
                 munition=truth.munitions[i] or truth.kinds[i],
                 t_launch=float(truth.start_t_s[i]),
-                t_impact=float(truth.end_t_s[i]),
+                t_impact=float(truth.end_t_s[i]) if t_kill is None else t_kill,
                 t_first_plot=float(t[mine].min()) if mine.any() else None,
                 t_confirm=confirmed.get(main) if main is not None else None,
                 track=main,
                 launch_en=truth.start_enu_m[i, 0:2],
-                impact_en=truth.end_enu_m[i, 0:2],
+                impact_en=end_en,
                 rec=recs.get(truth.ids[i], {}),
+                destroyed=t_kill is not None,
             )
         )
     return out
@@ -676,7 +684,21 @@ def timeline_figure(run, score, extras: dict | None = None) -> tuple[Figure, dic
                 zorder=5,
                 label="track confirmed",
             )
-        ax.plot(th.t_impact, y, ls="none", marker="X", ms=8, color="black", zorder=5, label="impact")
+        if th.destroyed:
+            ax.plot(
+                th.t_impact,
+                y,
+                ls="none",
+                marker="*",
+                ms=12,
+                color=C_KILL,
+                mec="black",
+                mew=0.6,
+                zorder=5,
+                label="destroyed in flight",
+            )
+        else:
+            ax.plot(th.t_impact, y, ls="none", marker="X", ms=8, color="black", zorder=5, label="impact")
         ax.annotate(
             _impact_note(th),
             (th.t_impact, y),
@@ -779,6 +801,10 @@ def timeline_figure(run, score, extras: dict | None = None) -> tuple[Figure, dic
 
 def _impact_note(th: _Threat) -> str:
     rec = th.rec
+    if th.destroyed:
+        return "destroyed in flight" + (
+            f" (bound for {', '.join(rec['would_hit'])})" if rec.get("would_hit") else ""
+        )
     zones = rec.get("zones_hit") or []
     if not zones:
         return "open ground"
@@ -831,3 +857,149 @@ def tradeoff_png(agg: dict, path, title: str = "") -> Path:
     path = Path(path)
     fig.savefig(path, dpi=DPI)
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# engagement layers: effector envelopes, intercepts, counter-battery cues
+# --------------------------------------------------------------------------------------------
+
+#: colours of the engagement layers
+C_EFFECTOR = "#6a3d9a"
+C_KILL = "#1a9850"
+C_MISS = "#d01c8b"
+C_CUE = "#b35806"
+
+
+def _engage_map(axes: dict[str, Axes], run, value) -> None:
+    """Each effector with its envelope (maximum range solid, minimum dotted), each shot's
+    intercept point (star: killed, x: missed or not yet assessed) and each counter-battery
+    cue's last position with its CEP circle."""
+    site = run.scenario.site
+    outcome = {e.shot: e.killed for e in run.events if e.kind == "intercept_assessed"}
+    shots = [e for e in run.events if e.kind == "engaged"]
+    cues = {}
+    for e in run.events:
+        if e.kind == "counter_battery_cue":
+            cues[e.cue] = e
+    for name in ("zones", "overview"):
+        ax = axes[name]
+        for spec in run.scenario.effectors:
+            en = site.to_enu(spec.lat, spec.lon, spec.alt_m)[0:2] * KM
+            ax.plot(*en, ls="none", marker="P", ms=9, mfc=C_EFFECTOR, mec="white", zorder=9, label="effector")
+            for r, ls in ((spec.max_range_m, "-"), (spec.min_range_m, ":")):
+                ax.add_patch(
+                    Ellipse(
+                        en,
+                        2 * r * KM,
+                        2 * r * KM,
+                        fc="none",
+                        ec=C_EFFECTOR,
+                        ls=ls,
+                        lw=1.1,
+                        zorder=3,
+                        label="effector envelope (max range)" if ls == "-" else None,
+                    )
+                )
+        for e in shots:
+            en = site.to_enu(e.lat, e.lon, e.alt_m)[0:2] * KM
+            if outcome.get(e.shot):
+                ax.plot(
+                    *en,
+                    ls="none",
+                    marker="*",
+                    ms=13,
+                    mfc=C_KILL,
+                    mec="black",
+                    mew=0.5,
+                    zorder=10,
+                    label="intercept: round destroyed",
+                )
+            else:
+                ax.plot(
+                    *en,
+                    ls="none",
+                    marker="x",
+                    ms=8,
+                    mew=2,
+                    color=C_MISS,
+                    zorder=10,
+                    label="intercept point: missed",
+                )
+    for name in ("overview", "launch"):
+        ax = axes.get(name)
+        if ax is None or not ax.axison:
+            continue
+        for e in cues.values():
+            en = site.to_enu(e.lat, e.lon, e.alt_m)[0:2] * KM
+            ax.plot(
+                *en,
+                ls="none",
+                marker="s",
+                ms=8,
+                mfc="none",
+                mec=C_CUE,
+                mew=2,
+                zorder=11,
+                label="counter-battery cue (CEP circle)",
+            )
+            ax.add_patch(
+                Ellipse(en, 2 * e.cep_m * KM, 2 * e.cep_m * KM, fc="none", ec=C_CUE, lw=1.5, zorder=11)
+            )
+            if name == "launch":
+                ax.annotate(
+                    f"{e.cue}: {e.n_launches} launches, CEP {e.cep_m:.0f} m",
+                    en,
+                    xytext=(8, 8),
+                    textcoords="offset points",
+                    fontsize=8,
+                    color=C_CUE,
+                    zorder=12,
+                )
+
+
+def _engage_timeline(axes: dict[str, Axes], run, value) -> None:
+    """Each shot on its round's row: fire time (purple triangle) joined to the intercept time
+    (star: killed, x: missed)."""
+    ax = axes["main"]
+    rows = {}
+    for lab, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=False):
+        rows[lab.get_text().split(" ")[0]] = y
+    _, _, truth_row, track = run.plots.arrays()
+    owners = track_owners(truth_row, track, {e.track for e in run.events if e.kind == "engaged"})
+    outcome = {e.shot: e.killed for e in run.events if e.kind == "intercept_assessed"}
+    for e in run.events:
+        if e.kind != "engaged":
+            continue
+        row = owners.get(e.track, -1)
+        if row < 0 or row >= run.truth.n_threats or run.truth.ids[row] not in rows:
+            continue
+        y = rows[run.truth.ids[row]] + 0.22
+        ax.plot([e.t_fire, e.t_intercept], [y, y], color=C_EFFECTOR, lw=1.0, zorder=6)
+        ax.plot(e.t_fire, y, ls="none", marker=">", ms=6, color=C_EFFECTOR, zorder=6, label="engaged (fire)")
+        if outcome.get(e.shot):
+            ax.plot(
+                e.t_intercept,
+                y,
+                ls="none",
+                marker="*",
+                ms=10,
+                color=C_KILL,
+                zorder=7,
+                label="intercept: killed",
+            )
+        else:
+            ax.plot(
+                e.t_intercept,
+                y,
+                ls="none",
+                marker="x",
+                ms=6,
+                mew=1.5,
+                color=C_MISS,
+                zorder=7,
+                label="intercept: missed",
+            )
+
+
+MAP_LAYERS["engage"] = _engage_map
+TIMELINE_LAYERS["engage"] = _engage_timeline

@@ -335,6 +335,18 @@ def _median(xs):
     return float(np.median(xs)) if xs else None
 
 
+def _poo(imp: dict, predictions: dict) -> float | None:
+    """Horizontal error (m) of the last origin estimate of an impact's main track."""
+    tr = imp.get("track")
+    if tr is None:
+        return None
+    sel = np.flatnonzero(predictions["track"] == tr)
+    ok = sel[np.isfinite(predictions["origin_enu"][sel, 0])]
+    if ok.size == 0:
+        return None
+    return round(float(np.hypot(*(predictions["origin_enu"][ok[-1], 0:2] - imp["launch_en"]))), 2)
+
+
 def score_warnings(
     *,
     impacts: list[dict],
@@ -349,7 +361,9 @@ def score_warnings(
 
     ``impacts``: one dict per truth round with ``object``, ``t_impact``, ``impact_en`` (2,),
     ``launch_en`` (2,), ``lethal_radius_m``, ``track`` (its main track id or None) and
-    ``t_confirm_min`` (the earliest time a track could have been confirmed). ``predictions``:
+    ``t_confirm_min`` (the earliest time a track could have been confirmed), optionally
+    ``t_destroyed`` (destroyed in flight: it hits nothing, and the warning cycles it would
+    have hit during its flight are not over-warnings). ``predictions``:
     the engine's prediction log arrays (t, track, impact_enu, origin_enu, ...).
 
     A zone is hit when an impact lies within the zone grown by the round's lethal radius. It
@@ -381,6 +395,30 @@ def score_warnings(
     cycles_hit: set[tuple[str, int]] = set()
     for imp, zones in zip(impacts, hit, strict=True):
         t_imp = imp["t_impact"]
+        t_kill = imp.get("t_destroyed")
+        if t_kill is not None:  # destroyed in flight: it hit nothing; the warnings it caused stood
+            for j in zones:
+                for c, (a, b) in enumerate(intervals[zone_ids[j]]):
+                    if a <= t_kill < b + 1e-9:
+                        cycles_hit.add((zone_ids[j], c))
+            per.append(
+                {
+                    "object": imp["object"],
+                    "destroyed": True,
+                    "t_destroyed": round(t_kill, 2),
+                    "would_hit": [zone_ids[j] for j in zones],
+                    "zones_hit": [],
+                    "warned": [],
+                    "missed": [],
+                    "lead_time_s": None,
+                    "own_lead_time_s": None,
+                    "max_lead_time_s": None,
+                    "lead_time_ratio": None,
+                    **{f"ipp_{lab}_m": None for lab in ("t-20", "t-10", "t-5", "last")},
+                    "poo_m": _poo(imp, predictions),
+                }
+            )
+            continue
         warned, leads = [], []
         for j in zones:
             zid = zone_ids[j]
@@ -425,14 +463,12 @@ def score_warnings(
                 )
             else:
                 rec[f"ipp_{label}_m"] = None
+        rec["poo_m"] = _poo(imp, predictions)
         if sel.any():
             k = np.flatnonzero(sel)[-1]
-            rec["poo_m"] = round(float(np.hypot(*(predictions["origin_enu"][k, 0:2] - imp["launch_en"]))), 2)
             rec["launch_t_error_s"] = round(
                 float(predictions["t_launch"][k] - imp.get("t_launch", np.nan)), 2
             )
-        else:
-            rec["poo_m"] = None
         if crlb_rms is not None:
             rec["crlb_t-10_m"] = crlb_rms.get(imp["object"])
         per.append(rec)
@@ -458,3 +494,81 @@ def score_warnings(
         ipp_rmse_over_crlb=ratio_crlb,
         non_ballistic_warnings=nb,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Engagement and counter-battery scoring (simulation)
+# --------------------------------------------------------------------------------------------
+
+
+def score_engagements(
+    *,
+    threats: list[dict],
+    events,
+    defended: set[str],
+    launchers: set[str],
+    site,
+) -> dict:
+    """Score engagements and counter-battery cues against truth.
+
+    ``threats``: one dict per truth round with ``object``, ``tracks`` (every track whose
+    plots came mostly from it), ``would_hit`` (zone ids its flight would have hit, lethal
+    radius included, whether or not it was destroyed), ``destroyed`` (bool) and
+    ``launch_en`` (2,). ``defended``: ids of defended zones; ``launchers``: ids of the
+    interceptor launchers (the other effectors are guns); ``site``: the
+    :class:`~counterram.geo.Site` (cue positions come as lat/lon).
+
+    engaged: rounds engaged at least once; destroyed: rounds destroyed; leakers: rounds that
+    landed in a defended zone; let_go: rounds bound for no defended zone that were never
+    engaged; wasted: engagements (shots) of rounds bound for no defended zone, and of tracks
+    that follow no round (false tracks); rounds_fired / interceptors_fired: what the guns
+    and launchers spent; shots_drawn / kills / pk_sum: the shots decided by a draw, the
+    kills among them and the sum of their kill probabilities (the expected kills); cue_error_m:
+    each counter-battery cue's last position against the mean truth launch point of the
+    rounds its tracks follow (median over cues).
+    """
+    owner = {tr: k for k, th in enumerate(threats) for tr in th["tracks"]}
+    engaged_rounds: set[int] = set()
+    wasted = rounds_fired = interceptors_fired = 0
+    pk_of: dict[int, float] = {}
+    for e in events:
+        if e.kind != "engaged":
+            continue
+        k = owner.get(e.track)
+        pk_of[e.shot] = e.pk
+        if e.effector in launchers:
+            interceptors_fired += e.rounds
+        else:
+            rounds_fired += e.rounds
+        if k is None or not (set(threats[k]["would_hit"]) & defended):
+            wasted += 1
+        if k is not None:
+            engaged_rounds.add(k)
+    drawn = [e for e in events if e.kind == "intercept_assessed" and e.basis == "drawn"]
+    bound = [bool(set(th["would_hit"]) & defended) for th in threats]
+    cues: dict[str, object] = {}
+    for e in events:
+        if e.kind == "counter_battery_cue":
+            cues[e.cue] = e
+    cue_err = []
+    for e in cues.values():
+        ks = sorted({owner[t] for t in e.tracks if t in owner})
+        if not ks:
+            continue
+        truth_en = np.mean([threats[k]["launch_en"] for k in ks], axis=0)
+        cue_en = np.asarray(site.to_enu(e.lat, e.lon, e.alt_m), float)[0:2]
+        cue_err.append(float(np.hypot(*(cue_en - truth_en))))
+    return {
+        "engaged": len(engaged_rounds),
+        "destroyed": sum(1 for th in threats if th["destroyed"]),
+        "leakers": sum(1 for th, b in zip(threats, bound, strict=True) if b and not th["destroyed"]),
+        "let_go": sum(1 for k, b in enumerate(bound) if not b and k not in engaged_rounds),
+        "wasted": wasted,
+        "rounds_fired": rounds_fired,
+        "interceptors_fired": interceptors_fired,
+        "shots_drawn": len(drawn),
+        "kills": sum(1 for e in drawn if e.killed),
+        "pk_sum": round(sum(pk_of.get(e.shot, 0.0) for e in drawn), 4),
+        "cues": len(cues),
+        "cue_error_m": {"median": _median(cue_err)},
+    }

@@ -225,10 +225,13 @@ def timeline_rows(sim) -> list[tuple[float, str, str]]:
     """The run's story in time order: (t s, what, detail) for launches, first plots,
     confirmations, warnings per zone, all-clears and impacts."""
     rows: list[tuple[float, str, str]] = []
+    cued: set[str] = set()
     for e in sim.events:
         k = e.kind
         if k == "truth_launch":
             rows.append((e.t, "launch", f"{e.object} ({e.munition})"))
+        elif k == "truth_impact" and e.destroyed:
+            rows.append((e.t, "destroyed", f"{e.object} destroyed in flight"))
         elif k == "truth_impact":
             rows.append((e.t, "impact", f"{e.object} in {e.zone or 'open ground'}"))
         elif k == "track_confirmed":
@@ -247,6 +250,23 @@ def timeline_rows(sim) -> list[tuple[float, str, str]]:
             )
         elif k == "all_clear":
             rows.append((e.t, "all clear", f"{e.zone} (siren {e.siren})"))
+        elif k == "engaged":
+            what = "interceptors" if e.rounds <= 2 else "rounds"
+            rows.append(
+                (
+                    e.t,
+                    "ENGAGE",
+                    f"track {e.track} by {e.effector}: {e.rounds} {what}, intercept at "
+                    f"t={e.t_intercept:.1f} s, {e.range_m:.0f} m, pk {e.pk:.2f}",
+                )
+            )
+        elif k == "intercept_assessed":
+            rows.append((e.t, "killed" if e.killed else "missed", f"track {e.track} (shot {e.shot})"))
+        elif k == "threat_let_go":
+            rows.append((e.t, "let go", f"track {e.track} ({e.reason.replace('_', ' ')})"))
+        elif k == "counter_battery_cue" and e.cue not in cued:
+            cued.add(e.cue)
+            rows.append((e.t, "cue", f"{e.cue}: firing site {e.lat:.4f}, {e.lon:.4f}, CEP {e.cep_m:.0f} m"))
     return sorted(rows, key=lambda r: r[0])
 
 
@@ -261,7 +281,15 @@ def print_timeline(sim, tscore, con: Console) -> None:
     t.add_column("t s", justify="right")
     t.add_column("event")
     t.add_column("detail")
-    style = {"WARNING": "bold red", "impact": "bold", "all clear": "green", "launch": "yellow"}
+    style = {
+        "WARNING": "bold red",
+        "impact": "bold",
+        "all clear": "green",
+        "launch": "yellow",
+        "ENGAGE": "bold magenta",
+        "killed": "bold green",
+        "destroyed": "bold green",
+    }
     for ts, what, detail in rows:
         t.add_row(f"{ts:.1f}", f"[{style[what]}]{what}[/]" if what in style else what, detail)
     con.print(t)
@@ -291,6 +319,10 @@ def print_warn_score(sim, ws, con: Console) -> None:
         warned = ", ".join(p["warned"]) or "-"
         if missed:
             warned += f" [bold red]MISSED {', '.join(missed)}[/]"
+        if p.get("destroyed"):
+            bound = ", ".join(p["would_hit"]) or "open ground"
+            t.add_row(p["object"], f"[green]destroyed[/] at {p['t_destroyed']:.1f} s (bound for {bound})")
+            continue
         t.add_row(
             p["object"],
             ", ".join(p["zones_hit"]) or "open ground",
@@ -355,3 +387,32 @@ def print_study(name: str, agg: dict, con: Console) -> None:
             _fmt(r["lead_time_ratio_median"], ".3f"),
         )
     con.print(c)
+
+
+def print_engage_score(sim, es: dict, con: Console) -> None:
+    """Engagements: what was engaged, destroyed, leaked, let go, and what it cost."""
+    t = Table(title=f"{sim.scenario.name}: engagement and counter-battery score")
+    for col in (
+        "engaged",
+        "destroyed",
+        "leakers",
+        "let go",
+        "wasted",
+        "rounds",
+        "interceptors",
+        "cues",
+        "cue error m",
+    ):
+        t.add_column(col, justify="right")
+    t.add_row(
+        str(es["engaged"]),
+        str(es["destroyed"]),
+        str(es["leakers"]),
+        str(es["let_go"]),
+        str(es["wasted"]),
+        str(es["rounds_fired"]),
+        str(es["interceptors_fired"]),
+        str(es["cues"]),
+        _fmt(es["cue_error_m"]["median"], ".0f"),
+    )
+    con.print(t)

@@ -109,6 +109,7 @@ class SimRun:
     snapshots: list[tuple[float, TrackView]]  # confirmed tracks, once a second
     final_tracks: TrackView
     engine: Engine
+    destroyed_t_s: np.ndarray | None = None  # per truth row: when an effector destroyed it (NaN: never)
 
 
 def build_radars(scn: Scenario) -> list[RadarGeometry]:
@@ -122,6 +123,34 @@ def build_zones(scn: Scenario) -> list[ZoneGeometry]:
         ZoneGeometry(z.id, z.name or z.id, z.siren_id, z.defended, z.value, site.polygon_enu(z.polygon))
         for z in scn.zones
     ]
+
+
+def build_effectors(scn: Scenario):
+    """The scenario's effectors in the site frame (:class:`~counterram.engage.EffectorGeometry`)."""
+    from .engage import EffectorGeometry
+
+    return [EffectorGeometry.from_spec(e, scn.site) for e in scn.effectors]
+
+
+class _Owners:
+    """Which truth row each track's plots came from, counted as the run goes (simulation
+    only: the engine never sees it)."""
+
+    def __init__(self):
+        self.counts: dict[int, dict[int, int]] = {}
+
+    def add(self, tracks: np.ndarray, rows: np.ndarray) -> None:
+        ok = (tracks >= 0) & (rows >= 0)
+        if not ok.any():
+            return
+        pairs, n = np.unique(np.stack([tracks[ok], rows[ok]], axis=1), axis=0, return_counts=True)
+        for (tr, row), c in zip(pairs.tolist(), n.tolist(), strict=True):
+            d = self.counts.setdefault(tr, {})
+            d[row] = d.get(row, 0) + c
+
+    def owner(self, track: int) -> int | None:
+        d = self.counts.get(int(track))
+        return max(d, key=d.get) if d else None
 
 
 def run_scenario(
@@ -138,24 +167,57 @@ def run_scenario(
 
     ``sink`` (e.g. an :class:`~counterram.store.EventStore`'s ``append``) receives the events
     as the run makes them - the truth launches and impacts interleaved at their times - so an
-    interrupted run has logged everything up to the interruption."""
+    interrupted run has logged everything up to the interruption.
+
+    Engagements are played out here, not in the engine: once a shot's intercept time has
+    passed, a seeded draw ``u < pk`` decides it (a draw from its own stream, spawned from
+    ``rng``'s seed, so adding an effector does not change the radar noise). Only a shot at a
+    track that follows a real round still in flight can kill; fire-control error is inside
+    ``pk``. A killed round stops: its later plots are never delivered, its truth impact
+    becomes a destruction at the intercept time, and the engine drops its track
+    (:meth:`Engine.resolve_shot`).
+    """
     rng = np.random.default_rng(scn.seed) if rng is None else rng
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    kill_rng = np.random.default_rng(seq.spawn(1)[0] if seq is not None else scn.seed + 1)
     truth = fly_truth(scn, rng) if truth is None else truth
     radars = build_radars(scn)
     if not radars:
         raise ValueError(f"scenario {scn.name!r} has no sensors: nothing can be tracked")
     zones = build_zones(scn)
-    engine = Engine(flight_env(scn), radars, config, zones=zones)
+    engine = Engine(
+        flight_env(scn),
+        radars,
+        config,
+        zones=zones,
+        effectors=build_effectors(scn),
+        engage=scn.engage,
+        respond=scn.respond,
+    )
     preds = PredictionLog()
     batches = simulate_plots(truth, radars, rng, 0.0, scn.duration_s)
     truth_events = sorted(_truth_events(scn, truth), key=lambda e: e.t)
-    events: list[Event] = list(truth_events)
+    impact_event = {e.object: k for k, e in enumerate(truth_events) if e.kind == "truth_impact"}
     n_told = 0
     log = PlotLog()
+    owners = _Owners()
+    destroyed = np.full(len(truth.ids), np.nan)  # time each truth row was destroyed
     snaps: list[tuple[float, TrackView]] = []
     next_snap = snapshot_dt_s
     kept: list[PlotBatch] = []
+    engine_events: list[Event] = []
+
+    def tell(evs: list[Event]) -> None:
+        engine_events.extend(evs)
+        if sink is not None and evs:
+            sink(evs)
+
     for b in batches:
+        plots, truth_row = b.plots, b.truth_row
+        if np.isfinite(destroyed).any():  # a destroyed round sends no more plots
+            gone = (truth_row >= 0) & (plots.t_s > np.where(truth_row >= 0, destroyed[truth_row], np.inf))
+            if gone.any():
+                plots, truth_row = plots.take(~gone), truth_row[~gone]
         if sink is not None:
             k = n_told
             while k < len(truth_events) and truth_events[k].t <= b.arrival_t_s:
@@ -163,28 +225,53 @@ def run_scenario(
             if k > n_told:
                 sink(truth_events[n_told:k])
                 n_told = k
-        res = engine.step(b.plots)
-        if sink is not None and res.events:
-            sink(res.events)
+        res = engine.step(plots)
+        tell(res.events)
         rep = res.report
         log.t_s.append(rep.batch.t_s)
         log.sensor.append(rep.batch.sensor)
-        log.truth_row.append(b.truth_row[rep.order])
+        log.truth_row.append(truth_row[rep.order])
         log.serial.append(rep.serial)
         took = rep.plot_track >= 0
         log.owner_serial += [rep.serial[took], np.array([p for _, p in rep.initiated], np.int64)]
         log.owner_track += [rep.plot_track[took], np.array([t for t, _ in rep.initiated], np.int64)]
-        events.extend(res.events)
+        owners.add(rep.plot_track, truth_row[rep.order])
         preds.add(engine, res.predicted)
+        if engine.engager is not None:
+            for shot in engine.engager.due(engine.t_now):
+                row = owners.owner(shot.track)
+                alive = (
+                    row is not None
+                    and row < truth.n_threats
+                    and np.isnan(destroyed[row])
+                    and truth.end_t_s[row] > shot.t_intercept_s
+                )
+                killed = bool(kill_rng.random() < shot.pk) and alive
+                if killed:
+                    destroyed[row] = shot.t_intercept_s
+                    k = impact_event[truth.ids[row]]
+                    if k >= n_told:  # not told yet: it becomes a destruction at the intercept
+                        pos, _ = truth.state_at(np.array([shot.t_intercept_s]), np.array([row]))
+                        lat, lon, _ = scn.site.to_geodetic(pos[0])
+                        truth_events[k] = TruthImpact(
+                            shot.t_intercept_s, truth.ids[row], float(lat), float(lon), None, destroyed=True
+                        )
+                        truth_events.sort(key=lambda e: e.t)
+                        impact_event = {
+                            e.object: j for j, e in enumerate(truth_events) if e.kind == "truth_impact"
+                        }
+                tell(engine.resolve_shot(shot, killed, shot.t_intercept_s))
         if keep_batches:
-            kept.append(b.plots)
+            kept.append(plots)
         while b.arrival_t_s >= next_snap:
             snaps.append((next_snap, engine.tracks()))
             next_snap += snapshot_dt_s
     if sink is not None and n_told < len(truth_events):
         sink(truth_events[n_told:])
-    events.sort(key=lambda e: e.t)
-    return SimRun(scn, truth, radars, zones, events, log, preds, kept, snaps, engine.tracks(), engine)
+    events = sorted(truth_events + engine_events, key=lambda e: e.t)
+    run = SimRun(scn, truth, radars, zones, events, log, preds, kept, snaps, engine.tracks(), engine)
+    run.destroyed_t_s = destroyed
+    return run
 
 
 def _truth_events(scn: Scenario, truth: Truth) -> list[Event]:
@@ -275,6 +362,7 @@ def score_warn(run: SimRun, track_score=None, with_crlb: bool = True, events=Non
     env = run.engine.env
     law = run.engine.config.tracker.filter.law_idx
     impacts, crlb = [], {}
+    destroyed = run.destroyed_t_s if run.destroyed_t_s is not None else np.full(n, np.nan)
     for i in range(n):
         oid = truth.ids[i]
         impacts.append(
@@ -287,8 +375,11 @@ def score_warn(run: SimRun, track_score=None, with_crlb: bool = True, events=Non
                 "lethal_radius_m": LETHAL_RADIUS_M[truth.kinds[i]],
                 "track": main.get(oid),
                 "t_confirm_min": None if np.isnan(t_conf[i]) else float(t_conf[i]),
+                "t_destroyed": None if np.isnan(destroyed[i]) else float(destroyed[i]),
             }
         )
+        if not np.isnan(destroyed[i]):
+            continue
         if not with_crlb:
             continue
         t_ref = float(truth.end_t_s[i]) - 10.0
@@ -332,3 +423,38 @@ def warn_summary(ws) -> dict:
         "ipp_rmse_over_crlb": r(ws.ipp_rmse_over_crlb, 3),
         "non_ballistic_warnings": ws.non_ballistic_warnings,
     }
+
+
+def score_engage(run: SimRun) -> dict:
+    """Engagement and counter-battery scores of a run (see
+    :func:`counterram.metrics.score_engagements`)."""
+    from .metrics import score_engagements, track_owners, zones_hit
+    from .warn import LETHAL_RADIUS_M
+
+    truth = run.truth
+    n = truth.n_threats
+    _, _, truth_row, track = run.plots.arrays()
+    owners = track_owners(truth_row, track, {int(t) for t in np.unique(track[track >= 0])})
+    hit = zones_hit(
+        truth.end_enu_m[:n, 0:2],
+        [z.polygon for z in run.zones],
+        [LETHAL_RADIUS_M[k] for k in truth.kinds[:n]],
+    )
+    destroyed = run.destroyed_t_s if run.destroyed_t_s is not None else np.full(n, np.nan)
+    threats = [
+        {
+            "object": truth.ids[i],
+            "tracks": [t for t, row in owners.items() if row == i],
+            "would_hit": [run.zones[j].id for j in hit[i]],
+            "destroyed": bool(np.isfinite(destroyed[i])),
+            "launch_en": truth.start_enu_m[i, 0:2],
+        }
+        for i in range(n)
+    ]
+    return score_engagements(
+        threats=threats,
+        events=run.events,
+        defended={z.id for z in run.zones if z.defended},
+        launchers={e.id for e in run.scenario.effectors if e.kind == "launcher"},
+        site=run.scenario.site,
+    )

@@ -74,6 +74,9 @@ class ZoneProbability:
         self.grown = {cls: [z.polygon.buffer(r) for z in zones] for cls, r in params.lethal_radius_m.items()}
         for polys in self.grown.values():
             shapely.prepare(polys)
+        self.edges = {cls: [poly.boundary for poly in polys] for cls, polys in self.grown.items()}
+        # no point of the set lies farther than this from the origin (standard-normal units)
+        self.s_radius = float(np.max(np.hypot(self.s[:, 0], self.s[:, 1])))
 
     def __call__(self, mean_en, cov_en, cls) -> np.ndarray:
         """(N, Z) probabilities for N impact distributions (mean (N, 2), cov (N, 2, 2)) with class
@@ -90,9 +93,16 @@ class ZoneProbability:
         l21 = np.where(l11 > 0, cov[:, 1, 0] / np.where(l11 > 0, l11, 1.0), 0.0)
         l22 = np.sqrt(np.maximum(cov[:, 1, 1] - l21**2, 0.0))
         s = self.s
-        px = mean_en[:, 0:1] + l11[:, None] * s[None, :, 0]
-        py = mean_en[:, 1:2] + l21[:, None] * s[None, :, 0] + l22[:, None] * s[None, :, 1]
         reach = 6.0 * np.sqrt(np.maximum(cov[:, 0, 0] + cov[:, 1, 1], 0.0))
+        # Only the points whose side of a zone's edge is in doubt are tested: a point of a track's
+        # set lies within |L s| of its mean, so one nearer to its mean than the edge is on the
+        # mean's side (a margin covers rounding). A track whose whole set is nearer than the edge
+        # (|L s| <= |L|_2 max|s|, |L|_2^2 the larger eigenvalue of L L^T) gets exactly 1 or 0;
+        # the probabilities are the same numbers the full test gives.
+        m11, m12, m22 = l11**2, l11 * l21, l21**2 + l22**2
+        norm2 = 0.5 * (m11 + m22) + np.hypot(0.5 * (m11 - m22), m12)
+        spread = np.sqrt(norm2) * self.s_radius * (1.0 + 1e-6) + 1e-3
+        centres = shapely.points(mean_en)
         cls = np.asarray(cls, dtype=object)
         for c, polys in self.grown.items():
             rows = np.flatnonzero(cls == c)
@@ -108,8 +118,21 @@ class ZoneProbability:
                 ]
                 if near.size == 0:
                     continue
-                inside = shapely.intersects_xy(poly, px[near].ravel(), py[near].ravel())
-                out[near, j] = inside.reshape(near.size, -1).mean(axis=1)
+                edge = shapely.distance(self.edges[c][j], centres[near])  # mean to the zone's edge
+                side = shapely.contains_xy(poly, mean_en[near, 0], mean_en[near, 1])
+                clear = edge > spread[near]
+                out[near[clear], j] = side[clear]
+                near, edge, side = near[~clear], edge[~clear], side[~clear]
+                if near.size == 0:
+                    continue
+                dx = l11[near, None] * s[None, :, 0]
+                px = mean_en[near, 0:1] + dx
+                py = mean_en[near, 1:2] + l21[near, None] * s[None, :, 0] + l22[near, None] * s[None, :, 1]
+                dy = l21[near, None] * s[None, :, 0] + l22[near, None] * s[None, :, 1]
+                test = ~(np.hypot(dx, dy) * (1.0 + 1e-9) + 1e-3 < edge[:, None])
+                inside = np.repeat(side[:, None], s.shape[0], axis=1)
+                inside[test] = shapely.intersects_xy(poly, px[test], py[test])
+                out[near, j] = inside.mean(axis=1)
         return out
 
 

@@ -565,6 +565,16 @@ class Tracker:
         ok = np.isfinite(score[np.arange(js.size), best])
         return cand[best[ok]], js[ok]
 
+    def remove(self, ids) -> list[int]:
+        """Take tracks ``ids`` out of the table now (a round destroyed in flight); returns the
+        ids that were there. Their ids are never reused."""
+        T = self.tracks
+        gone = np.isin(T["id"], np.asarray(ids, np.int64))
+        out = T["id"][gone].tolist()
+        if out:
+            T.keep(~gone)
+        return out
+
     def kinematics(self) -> np.ndarray:
         """Position and velocity (N, 6) of every track from the model it follows: the
         ballistic filter, or the constant-velocity filter for supported flight."""
