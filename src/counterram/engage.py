@@ -629,6 +629,8 @@ class Engager:
         v_threat = probs[:, defended] @ value[defended] if n else np.zeros(0)
         valid = np.isfinite(path_t) & np.all(np.isfinite(path_enu), axis=-1)
         t_end = np.max(np.where(valid, path_t, -np.inf), axis=1) if path_t.shape[1] else np.full(n, -np.inf)
+        if t_impact_s is not None:  # a track given without a path (not a candidate): its impact time
+            t_end = np.where(valid.any(axis=1) if valid.size else False, t_end, np.inf)
         t_imp = t_end if t_impact_s is None else np.minimum(t_end, np.asarray(t_impact_s, float))
         ballistic = np.isin(labels, BALLISTIC_CLASSES)
         status = np.array([self.history[tid].status for tid in ids.tolist()], dtype=object)

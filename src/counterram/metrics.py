@@ -522,8 +522,9 @@ def score_engagements(
     landed in a defended zone; let_go: rounds bound for no defended zone that were never
     engaged; wasted: engagements (shots) of rounds bound for no defended zone, and of tracks
     that follow no round (false tracks); rounds_fired / interceptors_fired: what the guns
-    and launchers spent; shots_drawn / kills / pk_sum: the shots decided by a draw, the
-    kills among them and the sum of their kill probabilities (the expected kills); cue_error_m:
+    and launchers spent; shots_drawn / kills / pk_sum / pk_var_sum: the shots decided by a
+    draw, the kills among them, the sum of their kill probabilities (the expected kills) and
+    of pk (1 - pk) (the variance of the kill count, a Poisson-binomial); cue_error_m:
     each counter-battery cue's last position against the mean truth launch point of the
     rounds its tracks follow (median over cues).
     """
@@ -569,6 +570,7 @@ def score_engagements(
         "shots_drawn": len(drawn),
         "kills": sum(1 for e in drawn if e.killed),
         "pk_sum": round(sum(pk_of.get(e.shot, 0.0) for e in drawn), 4),
+        "pk_var_sum": round(sum(pk_of.get(e.shot, 0.0) * (1 - pk_of.get(e.shot, 0.0)) for e in drawn), 4),
         "cues": len(cues),
         "cue_error_m": {"median": _median(cue_err)},
     }

@@ -372,6 +372,20 @@ def print_study(name: str, agg: dict, con: Console) -> None:
         ("non-ballistic warnings", str(agg["non_ballistic_warnings"])),
         ("false tracks", str(agg["false_tracks"])),
     ]
+    g = agg.get("engagement")
+    if g and g["shots_drawn"]:
+        rows += [
+            ("engaged / destroyed / leakers", f"{g['engaged']} / {g['destroyed']} / {g['leakers']}"),
+            ("let go / wasted engagements", f"{g['let_go']} / {g['wasted']}"),
+            ("rounds / interceptors fired", f"{g['rounds_fired']} / {g['interceptors_fired']}"),
+            (
+                "kills of drawn shots",
+                f"{g['kills']} of {g['shots_drawn']} ({g['kill_rate']:.3f}; "
+                f"expected {g['expected_kill_rate']:.3f}, "
+                f"95 % interval {g['kill_ci95'][0]:.0f}-{g['kill_ci95'][1]:.0f} kills)",
+            ),
+            ("counter-battery cue error, m", spread(g["cue_error_m_median"], ".0f")),
+        ]
     for r in rows:
         t.add_row(*r)
     con.print(t)

@@ -137,7 +137,7 @@ class RunResult:
 
 def one_run(scn: Scenario, seed: int, k: int, p: StudyParams | None = None) -> RunResult:
     """Run ``k`` of a study (reproducible alone from ``seed`` and ``k``)."""
-    from .sim import run_scenario, score_run, score_warn, warn_summary
+    from .sim import run_scenario, score_engage, score_run, score_warn, warn_summary
 
     p = p or StudyParams()
     rng = np.random.default_rng([seed, k])
@@ -150,6 +150,7 @@ def one_run(scn: Scenario, seed: int, k: int, p: StudyParams | None = None) -> R
         "false_tracks": ts.false_tracks,
         "track_breaks": ts.track_breaks,
         **warn_summary(ws),
+        **score_engage(run),
     }
     res = RunResult(k, summary)
     for th in p.thresholds:
@@ -249,5 +250,32 @@ def aggregate(results: list[RunResult], thresholds: Sequence[float] = TRADEOFF_T
         "ipp_rmse_over_crlb": _spread([x["ipp_rmse_over_crlb"] for x in s]),
         "ipp_error_m_t-10": _spread([x["ipp_error_m"]["t-10"] for x in s]),
         "poo_error_m_median": _spread([x["poo_error_m"]["median"] for x in s]),
+        "engagement": _engagement_totals(s),
         "tradeoff": curve,
     }
+
+
+def _engagement_totals(s: list[dict]) -> dict:
+    """Engagement totals over the runs, and the kill count against its expectation: the
+    kills of the shots decided by a draw are a Poisson-binomial count with mean sum(pk) and
+    variance sum(pk (1 - pk)); ``kill_z`` is the standardised difference and ``kill_ci95``
+    the 95 % interval of the count (normal approximation)."""
+    keys = ("engaged", "destroyed", "leakers", "let_go", "wasted", "rounds_fired", "interceptors_fired")
+    out = {k: sum(x.get(k, 0) for x in s) for k in keys}
+    shots = sum(x.get("shots_drawn", 0) for x in s)
+    kills = sum(x.get("kills", 0) for x in s)
+    mean = sum(x.get("pk_sum", 0.0) for x in s)
+    var = sum(x.get("pk_var_sum", 0.0) for x in s)
+    sd = float(np.sqrt(var))
+    out.update(
+        {
+            "shots_drawn": shots,
+            "kills": kills,
+            "kill_rate": round(kills / shots, 4) if shots else None,
+            "expected_kill_rate": round(mean / shots, 4) if shots else None,
+            "kill_ci95": [round(mean - 1.96 * sd, 2), round(mean + 1.96 * sd, 2)],
+            "kill_z": round((kills - mean) / sd, 3) if sd > 0 else None,
+            "cue_error_m_median": _spread([x.get("cue_error_m", {}).get("median") for x in s]),
+        }
+    )
+    return out
