@@ -8,6 +8,7 @@ track took it, the events, and the confirmed tracks sampled once a second.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -110,6 +111,7 @@ class SimRun:
     final_tracks: TrackView
     engine: Engine
     destroyed_t_s: np.ndarray | None = None  # per truth row: when an effector destroyed it (NaN: never)
+    step_wall_s: np.ndarray | None = None  # wall time of each engine step, s (for benchmarks)
 
 
 def build_radars(scn: Scenario) -> list[RadarGeometry]:
@@ -206,6 +208,7 @@ def run_scenario(
     next_snap = snapshot_dt_s
     kept: list[PlotBatch] = []
     engine_events: list[Event] = []
+    step_s: list[float] = []  # wall time of each engine step (a measurement, not an input)
 
     def tell(evs: list[Event]) -> None:
         engine_events.extend(evs)
@@ -225,7 +228,9 @@ def run_scenario(
             if k > n_told:
                 sink(truth_events[n_told:k])
                 n_told = k
+        t_wall = time.perf_counter()
         res = engine.step(plots)
+        step_s.append(time.perf_counter() - t_wall)
         tell(res.events)
         rep = res.report
         log.t_s.append(rep.batch.t_s)
@@ -260,7 +265,10 @@ def run_scenario(
                         impact_event = {
                             e.object: j for j, e in enumerate(truth_events) if e.kind == "truth_impact"
                         }
-                tell(engine.resolve_shot(shot, killed, shot.t_intercept_s))
+                t_wall = time.perf_counter()
+                resolved = engine.resolve_shot(shot, killed, shot.t_intercept_s)
+                step_s[-1] += time.perf_counter() - t_wall
+                tell(resolved)
         if keep_batches:
             kept.append(plots)
         while b.arrival_t_s >= next_snap:
@@ -271,6 +279,7 @@ def run_scenario(
     events = sorted(truth_events + engine_events, key=lambda e: e.t)
     run = SimRun(scn, truth, radars, zones, events, log, preds, kept, snaps, engine.tracks(), engine)
     run.destroyed_t_s = destroyed
+    run.step_wall_s = np.array(step_s)
     return run
 
 
