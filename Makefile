@@ -36,6 +36,8 @@ test: $(STAMP_DEV)
 ## bench: the speed benchmarks (plain scripts printing medians and ratios)
 bench: $(STAMP_BENCH)
 	$(PY) bench/flight.py
+	$(PY) bench/tracker.py
+	$(PY) bench/engine.py
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests bench

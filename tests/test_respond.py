@@ -11,6 +11,7 @@ from counterram.respond import (
     cep_approx_m,
     cep_m,
     circle_probability,
+    fuse_groups,
     fuse_positions,
     group_launches,
     principal_sigmas_m,
@@ -74,6 +75,42 @@ def test_group_launches_single_linkage_in_space_and_time():
     # a tighter distance breaks the chain
     assert group_launches(en, t, 250.0, 120.0).tolist() == [0, 1, 2, 3, 3, 4, 3]
     assert group_launches(np.zeros((0, 2)), np.zeros(0), 100.0, 10.0).size == 0
+
+
+def _linkage_by_hand(en, t, d, tau):
+    """Single-linkage labels by repeated flooding over all pairs (slow, obviously right)."""
+    n = len(en)
+    lab = -np.ones(n, int)
+    g = 0
+    for i in range(n):
+        if lab[i] >= 0:
+            continue
+        lab[i], stack = g, [i]
+        while stack:
+            a = stack.pop()
+            for b in range(n):
+                if lab[b] < 0 and np.hypot(*(en[a] - en[b])) <= d and abs(t[a] - t[b]) <= tau:
+                    lab[b] = g
+                    stack.append(b)
+        g += 1
+    return lab
+
+
+def test_grouping_and_fusion_in_batch_match_one_by_one():
+    rng = np.random.default_rng(7)
+    en = rng.uniform(0.0, 4000.0, (150, 2))
+    t = rng.uniform(0.0, 600.0, 150)
+    lab = group_launches(en, t, 400.0, 120.0)
+    assert lab.tolist() == _linkage_by_hand(en, t, 400.0, 120.0).tolist()
+    assert 10 < lab.max() + 1 < 150  # some groups join several launches
+    a = rng.normal(size=(150, 2, 2)) * 30.0
+    cov = a @ a.transpose(0, 2, 1) + 25.0 * np.eye(2)
+    mean, p = fuse_groups(lab, en, cov)
+    for g in range(lab.max() + 1):
+        info = [np.linalg.inv(c + 1e-6 * np.eye(2)) for c in cov[lab == g]]
+        p1 = np.linalg.inv(sum(info))
+        m1 = p1 @ sum(i @ x for i, x in zip(info, en[lab == g], strict=True))
+        assert np.allclose(mean[g], m1, rtol=1e-9, atol=1e-6) and np.allclose(p[g], p1, rtol=1e-9)
 
 
 def test_fusion_is_the_information_weighted_mean():

@@ -43,9 +43,9 @@ from .tracking.filters import FilterParams
 from .tracking.tracker import CONFIRMED, LANDED, StepReport, Tracker, TrackerParams
 from .warn import Warner, WarnParams, ZoneGeometry
 
-#: a prediction batch of at least this many settled tracks is flown in two parts, half-way and
-#: at the prediction (Engine._fly_early): a flight batch costs about 27 ms + 0.17 ms a track
-#: (bench/engine.py, docs/performance.md), so below this splitting costs more than it saves
+#: tracks of a prediction batch are flown ahead (Engine._fly_early) in parts of at least this
+#: many: a flight batch costs about 27 ms + 0.17 ms a track (docs/performance.md), so smaller
+#: parts would cost more than they save
 EARLY_MIN_TRACKS = 100
 
 
@@ -207,7 +207,7 @@ class Engine:
         self.t_now = -np.inf
         self._queue = np.zeros(0, np.int64)  # tracks that took plots since the last prediction
         self._t_predicted = -np.inf
-        self._early = None  # flights made ahead of the prediction (see _fly_early)
+        self._early: list[tuple] = []  # flights made ahead of the next prediction (_fly_early)
         # plots of tracking radars that a track took: for the batch fit of their predictions
         self._tracking = np.array([r.tracking for r in radars], bool)
         self._hist = {
@@ -415,19 +415,19 @@ class Engine:
 
     def _predict(self, rep: StepReport) -> np.ndarray:
         """Impact and origin of the ballistic, flying tracks that took a plot since the last
-        prediction, once ``predict_interval_s`` has passed (half-way, a large batch's tracks
-        whose state is settled are flown ahead: :meth:`_fly_early`)."""
+        prediction, once ``predict_interval_s`` has passed (a large batch's settled tracks are
+        flown ahead, in parts: :meth:`_fly_early`)."""
         T = self.tracker.tracks
         self._queue = np.union1d(self._queue, rep.updated)
         interval = self.config.predict_interval_s
         if self._queue.size == 0 or self.t_now < self._t_predicted + interval:
-            if self._queue.size and self._early is None and self.t_now >= self._t_predicted + interval / 2:
-                self._early = self._fly_early()
+            if self._queue.size:
+                self._fly_early()
             return np.zeros(0, np.int64)
         queue = np.intersect1d(self._queue, T["id"])
         self._queue = np.zeros(0, np.int64)
         self._t_predicted = self.t_now
-        early, self._early = self._early, None
+        early, self._early = self._early, []
         if queue.size == 0:
             return np.zeros(0, np.int64)
         rows = T.rows_of(queue)
@@ -442,9 +442,11 @@ class Engine:
         # flown ahead whose state (after the batch fit) is still the same, bit for bit, keep
         # those flights - the very numbers flying them now would give
         done = np.zeros(ids.size, bool)
-        if early is not None and early[0].size:
-            e_ids, e_x, e_P, e_t, e_imp, e_org = early
-            k = np.clip(np.searchsorted(e_ids, ids), 0, e_ids.size - 1)
+        if early:
+            e_ids, e_x, e_P, e_t = (np.concatenate([part[i] for part in early]) for i in range(4))
+            e_imp, e_org = (GroundPoints.concat([part[i] for part in early]) for i in (4, 5))
+            order = np.argsort(e_ids)
+            k = order[np.minimum(np.searchsorted(e_ids, ids, sorter=order), e_ids.size - 1)]
             done = (e_ids[k] == ids) & (e_t[k] == t)
             done &= np.all(e_x[k] == x, axis=1) & np.all(e_P[k] == P, axis=(1, 2))
         imp, org = impact_and_origin(self.env, x[~done], P[~done], law, method=self.config.predict_method)
@@ -472,30 +474,31 @@ class Engine:
             classify.p_ballistic(T["llr"][rows]) >= classify.BALLISTIC_P
         )
 
-    def _fly_early(self):
-        """Half-way to a prediction, fly the queued tracks whose state should stand until it:
-        ballistic and confirmed, with too few tracking-radar plots for a batch fit, and not due
-        another plot before the prediction (last update + revisit). The prediction uses these
-        flights for the tracks whose state is then still the same (else it flies them again), so
-        its numbers do not change; its flights are split between two steps, which halves the
-        longest step. A batch is split only when it is large (``EARLY_MIN_TRACKS``): each flight
-        batch has a fixed cost. Returns (ids (sorted), x, P, t, impact, origin), empty when none."""
+    def _fly_early(self) -> None:
+        """Between predictions, fly the queued tracks whose state should stand until the next
+        one - ballistic and confirmed, with too few tracking-radar plots for a batch fit, not due
+        another plot before it (last update + revisit) and not flown yet - once there are
+        ``EARLY_MIN_TRACKS`` of them (a flight batch has a fixed cost). The prediction takes
+        these flights for the tracks whose state is then still the same, bit for bit, and flies
+        the others, so its numbers do not change; the flights of a large batch are spread over
+        the steps before it instead of piling up in one."""
         T = self.tracker.tracks
-        none = (np.zeros(0, np.int64), None, None, None, None, None)
         rows = T.rows_of(np.intersect1d(self._queue, T["id"]))
         rows = rows[self._predictable(rows)]
+        ids = T["id"][rows]
         due = T["t"][rows] + T["revisit"][rows] < self._t_predicted + self.config.predict_interval_s
-        fits = np.isin(self._hist["track"], T["id"][rows])
+        fits = np.isin(self._hist["track"], ids)
         ids_h, n_h = np.unique(self._hist["track"][fits], return_counts=True)
-        fitted = np.isin(T["id"][rows], ids_h[n_h >= self.config.refine_min_plots])
-        rows = rows[~due & ~fitted]
+        skip = due | np.isin(ids, ids_h[n_h >= self.config.refine_min_plots])
+        for part in self._early:
+            skip |= np.isin(ids, part[0])
+        rows = rows[~skip]
         if rows.size < EARLY_MIN_TRACKS:
-            return none
-        rows = rows[np.argsort(T["id"][rows])]
+            return
         x, P, t = T.x[rows], T.P[rows], T["t"][rows]
         law = self.config.tracker.filter.law_idx
         imp, org = impact_and_origin(self.env, x, P, law, method=self.config.predict_method)
-        return T["id"][rows], x, P, t, imp, org
+        self._early.append((T["id"][rows], x, P, t, imp, org))
 
     def labels(self, ids) -> np.ndarray:
         """The current class labels of confirmed or landed tracks ``ids`` (as warned with)."""

@@ -29,8 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from .events import CounterBatteryCue
 from .geo import Site
@@ -87,15 +88,18 @@ def cep_approx_m(cov_en_m2) -> np.ndarray:
 def group_launches(en_m, t_s, distance_m: float, time_s: float) -> np.ndarray:
     """Single-linkage groups of launches: i and j are linked when |x_i - x_j| <= distance_m and
     |t_i - t_j| <= time_s; groups are the connected components. Returns (N,) labels 0, 1, ...
-    numbered in order of each group's first member."""
+    numbered in order of each group's first member. The pairs within ``distance_m`` come from a
+    k-d tree (scipy's ``cKDTree.query_pairs``), so the cost follows the number of close pairs,
+    not N^2."""
     x = np.asarray(en_m, float).reshape(-1, 2)
     t = np.asarray(t_s, float).reshape(-1)
     n = x.shape[0]
     if n == 0:
         return np.zeros(0, int)
-    d2 = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
-    link = (d2 <= distance_m**2) & (np.abs(t[:, None] - t[None, :]) <= time_s)
-    _, lab = connected_components(csr_matrix(link), directed=False)
+    pairs = cKDTree(x).query_pairs(distance_m, output_type="ndarray").reshape(-1, 2)
+    pairs = pairs[np.abs(t[pairs[:, 0]] - t[pairs[:, 1]]) <= time_s]
+    link = coo_matrix((np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, lab = connected_components(link.tocsr(), directed=False)
     _, first = np.unique(lab, return_index=True)
     order = np.argsort(first)
     remap = np.empty_like(order)
@@ -107,11 +111,24 @@ def fuse_positions(en_m, cov_en_m2, floor_m2: float = 1e-6) -> tuple[np.ndarray,
     """Information-weighted mean of positions (N, 2) with covariances (N, 2, 2):
     P = (sum P_i^-1)^-1, x = P sum P_i^-1 x_i (``floor_m2`` is added to each diagonal so a
     point estimate does not make the sum singular). Returns (x (2,), P (2, 2))."""
+    x, p = fuse_groups(np.zeros(len(np.asarray(en_m).reshape(-1, 2)), int), en_m, cov_en_m2, floor_m2)
+    return x[0], p[0]
+
+
+def fuse_groups(labels, en_m, cov_en_m2, floor_m2: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fuse_positions` for every group at once: positions (N, 2) and covariances
+    (N, 2, 2) with group labels (N,) in 0..G-1 -> fused means (G, 2) and covariances (G, 2, 2),
+    P_g = (sum_{i in g} P_i^-1)^-1, x_g = P_g sum_{i in g} P_i^-1 x_i."""
+    lab = np.asarray(labels, int).reshape(-1)
     x = np.asarray(en_m, float).reshape(-1, 2)
     c = np.asarray(cov_en_m2, float).reshape(-1, 2, 2) + floor_m2 * np.eye(2)
+    g = int(lab.max()) + 1 if lab.size else 0
     info = np.linalg.inv(c)
-    p = np.linalg.inv(info.sum(axis=0))
-    return p @ np.einsum("nij,nj->i", info, x), p
+    info_x = np.einsum("nij,nj->ni", info, x)
+    s_info = np.stack([np.bincount(lab, info[:, i, j], g) for i in range(2) for j in range(2)], -1)
+    s_x = np.stack([np.bincount(lab, info_x[:, i], g) for i in range(2)], -1)
+    p = np.linalg.inv(s_info.reshape(g, 2, 2))
+    return np.einsum("gij,gj->gi", p, s_x), p
 
 
 @dataclass
@@ -135,102 +152,142 @@ class CounterBattery:
     happened); at every update all launches are regrouped, each group takes the id of the
     existing cue it shares most tracks with (a new id ``cb-<n>`` otherwise), and a
     ``CounterBatteryCue`` is issued for a cue that is new, whose tracks changed or that moved
-    more than ``move_m``.
+    more than ``move_m``. Launches and cues are held as arrays and regrouped, fused and
+    compared in batch; only the cues issued become Python objects.
     """
 
     def __init__(self, site: Site, params: RespondSpec | None = None):
         self.site = site
         self.p = params or RespondSpec()
-        self._ids: list[int] = []
+        self._ids = np.zeros(0, np.int64)  # launches: track ids, in order of first estimate
         self._enu = np.zeros((0, 3))
         self._cov = np.zeros((0, 2, 2))
         self._t = np.zeros(0)
-        self.cues: dict[str, Cue] = {}
+        # cues: the cue of each launch (index into the cue arrays), and per cue its number
+        # (cb-<n>), fused position, covariance, CEP, first and last launch time
+        self._cue_of = np.zeros(0, np.int64)
+        self._num = np.zeros(0, np.int64)
+        self._cue_enu = np.zeros((0, 3))
+        self._cue_cov = np.zeros((0, 2, 2))
+        self._cue_cep = np.zeros(0)
+        self._cue_t0 = np.zeros(0)
+        self._cue_t1 = np.zeros(0)
         self._next = 1
+
+    @property
+    def cues(self) -> dict[str, Cue]:
+        """The current cues by id."""
+        out = {}
+        for c in range(self._num.size):
+            tracks = tuple(sorted(int(i) for i in self._ids[self._cue_of == c]))
+            name = f"cb-{self._num[c]}"
+            out[name] = Cue(
+                name, tracks, self._cue_enu[c], self._cue_cov[c], float(self._cue_cep[c]),
+                float(self._cue_t0[c]), float(self._cue_t1[c]),
+            )  # fmt: skip
+        return out
 
     def update(self, t_s: float, track_ids, origin_enu_m, origin_cov_en_m2, t_launch_s) -> list:
         """New origin estimates for ``track_ids`` (N,): ENU launch points (N, 3) m, east/north
         covariances (N, 2, 2) m^2 and launch times (N,) s. Returns the cue events."""
-        ids = [int(i) for i in np.asarray(track_ids).reshape(-1)]
+        ids = np.asarray(track_ids, np.int64).reshape(-1)
         enu = np.asarray(origin_enu_m, float).reshape(-1, 3)
         cov = np.asarray(origin_cov_en_m2, float).reshape(-1, 2, 2)
         tl = np.asarray(t_launch_s, float).reshape(-1)
         ok = np.all(np.isfinite(enu), axis=1) & np.all(np.isfinite(cov), axis=(1, 2)) & np.isfinite(tl)
-        index = {tid: k for k, tid in enumerate(self._ids)}
-        for i in np.flatnonzero(ok):
-            k = index.get(ids[i])
-            if k is None:
-                index[ids[i]] = len(self._ids)
-                self._ids.append(ids[i])
-                self._enu = np.vstack([self._enu, enu[i]])
-                self._cov = np.concatenate([self._cov, cov[i][None]])
-                self._t = np.append(self._t, tl[i])
-            else:
-                self._enu[k], self._cov[k], self._t[k] = enu[i], cov[i], tl[i]
-        if not self._ids:
+        ids, enu, cov, tl = ids[ok], enu[ok], cov[ok], tl[ok]
+        # the last estimate of an id given twice wins
+        _, last = np.unique(ids[::-1], return_index=True)
+        keep = np.sort(ids.size - 1 - last)
+        ids, enu, cov, tl = ids[keep], enu[keep], cov[keep], tl[keep]
+        order = np.argsort(self._ids)
+        k = np.zeros(ids.size, np.int64)
+        if order.size:
+            k = order[np.minimum(np.searchsorted(self._ids, ids, sorter=order), order.size - 1)]
+        known = (self._ids[k] == ids) if order.size else np.zeros(ids.size, bool)
+        self._enu[k[known]], self._cov[k[known]], self._t[k[known]] = enu[known], cov[known], tl[known]
+        self._ids = np.concatenate([self._ids, ids[~known]])
+        self._enu = np.concatenate([self._enu, enu[~known]])
+        self._cov = np.concatenate([self._cov, cov[~known]])
+        self._t = np.concatenate([self._t, tl[~known]])
+        self._cue_of = np.concatenate([self._cue_of, np.full(int((~known).sum()), -1, np.int64)])
+        if self._ids.size == 0:
             return []
-        labels = group_launches(self._enu[:, :2], self._t, self.p.group_distance_m, self.p.group_time_s)
-        groups = [np.flatnonzero(labels == g) for g in range(labels.max() + 1)]
-        names = self._match([frozenset(self._ids[k] for k in g) for g in groups])
-        events = []
-        new_cues: dict[str, Cue] = {}
-        for g, name in zip(groups, names, strict=True):
-            mean, p = fuse_positions(self._enu[g, :2], self._cov[g])
-            up = float(self._enu[g, 2].mean())
-            tracks = tuple(sorted(self._ids[k] for k in g))
-            cue = Cue(
-                id=name,
-                tracks=tracks,
-                enu_m=np.array([mean[0], mean[1], up]),
-                cov_en_m2=p,
-                cep_m=float(cep_m(p)),
-                t_launch_s=float(self._t[g].min()),
-                t_last_launch_s=float(self._t[g].max()),
+
+        lab = group_launches(self._enu[:, :2], self._t, self.p.group_distance_m, self.p.group_time_s)
+        g = int(lab.max()) + 1
+        size = np.bincount(lab, minlength=g)
+        mean, p = fuse_groups(lab, self._enu[:, :2], self._cov)
+        up = np.bincount(lab, self._enu[:, 2], g) / size
+        enu_g = np.column_stack([mean, up])
+        t0 = np.full(g, np.inf)
+        t1 = np.full(g, -np.inf)
+        np.minimum.at(t0, lab, self._t)
+        np.maximum.at(t1, lab, self._t)
+        cep = cep_m(p)
+
+        cue, shared = self._match(lab, g)
+        old_size = np.bincount(self._cue_of[self._cue_of >= 0], minlength=self._num.size)
+        matched = cue >= 0
+        c = np.where(matched, cue, 0)
+        changed = ~matched
+        if self._num.size:
+            moved = np.hypot(*(self._cue_enu[c, :2] - enu_g[:, :2]).T) > self.p.move_m
+            changed |= matched & ((shared != size) | (old_size[c] != size) | moved)
+        num = np.where(matched, self._num[c] if self._num.size else 0, 0)
+        fresh = np.flatnonzero(~matched)
+        num[fresh] = self._next + np.arange(fresh.size)
+        self._next += fresh.size
+
+        self._cue_of, self._num = lab, num
+        self._cue_enu, self._cue_cov, self._cue_cep, self._cue_t0, self._cue_t1 = enu_g, p, cep, t0, t1
+        return self._events(t_s, np.flatnonzero(changed))
+
+    def _match(self, lab: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the new groups ``lab`` (G groups): the index of the existing cue each takes
+        (-1: a new cue) and the number of tracks they share. Greedy by tracks shared (largest
+        overlap first, older cue on a tie): each existing cue goes to at most one group."""
+        cue = np.full(g, -1, np.int64)
+        shared = np.zeros(g, np.int64)
+        had = self._cue_of >= 0
+        if not had.any():
+            return cue, shared
+        n_cues = self._num.size
+        code = lab[had] * n_cues + self._cue_of[had]
+        pair, count = np.unique(code, return_counts=True)
+        gi, ci = pair // n_cues, pair % n_cues
+        order = np.lexsort((gi, self._num[ci], -count))
+        gi, ci, count = gi[order], ci[order], count[order]
+        # the greedy pass over (group, cue) pairs that share tracks (at most one per launch)
+        taken = np.zeros(n_cues, bool)
+        for a, b, n in zip(gi.tolist(), ci.tolist(), count.tolist(), strict=True):
+            if cue[a] < 0 and not taken[b]:
+                cue[a], shared[a], taken[b] = b, n, True
+        return cue, shared
+
+    def _events(self, t_s: float, groups: np.ndarray) -> list[CounterBatteryCue]:
+        """``CounterBatteryCue`` events for the current cues ``groups``."""
+        if groups.size == 0:
+            return []
+        lat, lon, alt = self.site.to_geodetic(self._cue_enu[groups])
+        order = np.lexsort((self._ids, self._cue_of))
+        bounds = np.searchsorted(self._cue_of[order], [groups, groups + 1])
+        out = []
+        for j, c in enumerate(groups.tolist()):
+            tracks = self._ids[order[bounds[0, j] : bounds[1, j]]].tolist()
+            out.append(
+                CounterBatteryCue(
+                    t=float(t_s),
+                    cue=f"cb-{self._num[c]}",
+                    tracks=tracks,
+                    lat=float(lat[j]),
+                    lon=float(lon[j]),
+                    alt_m=round(float(alt[j]), 1),
+                    cep_m=round(float(self._cue_cep[c]), 1),
+                    cov_en_m2=[[round(float(v), 1) for v in row] for row in self._cue_cov[c]],
+                    t_launch=round(float(self._cue_t0[c]), 3),
+                    t_last_launch=round(float(self._cue_t1[c]), 3),
+                    n_launches=len(tracks),
+                )
             )
-            old = self.cues.get(name)
-            if (
-                old is None
-                or old.tracks != tracks
-                or np.hypot(*(old.enu_m[:2] - cue.enu_m[:2])) > self.p.move_m
-            ):
-                events.append(self._event(t_s, cue))
-            new_cues[name] = cue
-        self.cues = new_cues
-        return events
-
-    def _match(self, groups: list[frozenset]) -> list[str]:
-        """Cue ids for the new groups: greedy by tracks shared with existing cues (largest
-        overlap first, older cue on a tie); unmatched groups get new ids."""
-        pairs = []
-        for gi, g in enumerate(groups):
-            for name, cue in self.cues.items():
-                shared = len(g & set(cue.tracks))
-                if shared:
-                    pairs.append((-shared, int(name.split("-")[-1]), gi, name))
-        out: list[str | None] = [None] * len(groups)
-        used = set()
-        for _, _, gi, name in sorted(pairs):
-            if out[gi] is None and name not in used:
-                out[gi] = name
-                used.add(name)
-        for gi in range(len(groups)):
-            if out[gi] is None:
-                out[gi] = f"cb-{self._next}"
-                self._next += 1
-        return [str(n) for n in out]
-
-    def _event(self, t_s: float, cue: Cue) -> CounterBatteryCue:
-        lat, lon, alt = self.site.to_geodetic(cue.enu_m)
-        return CounterBatteryCue(
-            t=float(t_s),
-            cue=cue.id,
-            tracks=list(cue.tracks),
-            lat=float(lat),
-            lon=float(lon),
-            alt_m=round(float(alt), 1),
-            cep_m=round(cue.cep_m, 1),
-            cov_en_m2=[[round(float(v), 1) for v in row] for row in cue.cov_en_m2],
-            t_launch=round(cue.t_launch_s, 3),
-            t_last_launch=round(cue.t_last_launch_s, 3),
-            n_launches=len(cue.tracks),
-        )
+        return out
