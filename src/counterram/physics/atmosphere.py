@@ -102,8 +102,9 @@ class AtmosphereTable:
         object.__setattr__(self, "_n", len(h))
 
     def _cell(self, h_m):
-        x = np.nan_to_num((np.asarray(h_m, dtype=float) - self.h_min_m) / self.step_m)
-        x = np.clip(x, 0.0, self._n - 1.000001)
+        x = (np.asarray(h_m, dtype=float) - self.h_min_m) / self.step_m
+        # NaN -> the table's first cell, +-inf -> its ends (np.nan_to_num does the same, slower)
+        x = np.clip(np.where(np.isnan(x), 0.0, x), 0.0, self._n - 1.000001)
         j = x.astype(np.intp)
         return j, x - j
 

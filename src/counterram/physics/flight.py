@@ -75,7 +75,9 @@ class DragLaws:
 
     def coefficient(self, law_idx, mach):
         """(Cd, dCd/dM) for law indices ``law_idx`` (int or array) at Mach numbers ``mach``."""
-        x = np.clip(np.nan_to_num(np.asarray(mach) / self.mach_step), 0.0, self._n - 1.000001)
+        x = np.asarray(mach) / self.mach_step
+        # NaN -> the table's first cell, +-inf -> its ends (np.nan_to_num does the same, slower)
+        x = np.clip(np.where(np.isnan(x), 0.0, x), 0.0, self._n - 1.000001)
         j = x.astype(np.intp)
         slope = self._slope[law_idx, j]
         return self._table[law_idx, j] + (x - j) * self.mach_step * slope, slope
