@@ -108,6 +108,18 @@ def test_small_monte_carlo_is_seeded_and_misses_nothing():
     assert by[0.5]["over_warnings"] <= by[0.02]["over_warnings"]
 
 
+@pytest.mark.parametrize("k", [19, 131])
+def test_study_runs_where_the_airliner_looked_ballistic_warn_nothing(k):
+    """Runs 19 and 131 of the 200-run study (seed 2020): with P(ballistic) >= 0.9 as the
+    label threshold the airliner, on approach with a noisy radar, was labelled mortar 3.6 s
+    after its first plot and warned the Republican Palace sector (8 warnings in each run).
+    The threshold is now 0.99 (docs/tracking.md); the same runs warn for rounds only."""
+    scn = load_scenario(None)
+    res = one_run(scn, 2020, k, StudyParams(thresholds=()))
+    assert res.summary["non_ballistic_warnings"] == 0
+    assert res.summary["missed_warnings"] == 0 and res.summary["impacts_in_zones"] > 0
+
+
 def test_run_command_writes_summary_events_and_figures(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "counterram", "run", "--out", str(tmp_path)],

@@ -24,7 +24,7 @@ import numpy as np
 LLR_CAP = 30.0
 LLR_LATCH = 20.0
 #: P(ballistic) needed before a track is labelled ballistic (and may warn)
-BALLISTIC_P = 0.9
+BALLISTIC_P = 0.99
 NON_BALLISTIC_P = 0.1
 #: below this LLR (P(ballistic) < 0.1) a track is gated with its constant-velocity filter
 CV_GATING_LLR = float(np.log(NON_BALLISTIC_P / (1.0 - NON_BALLISTIC_P)))
