@@ -165,8 +165,11 @@ def _study(scn, runs: int, seed: int, workers: int, out: Path, figures: bool) ->
     print_study(scn.name, agg, con)
     if figures:
         from .figures import tradeoff_png
+        from .warn import WarnParams
 
-        tradeoff_png(agg, out / "tradeoff.png", title=f"{scn.name}: {runs} runs")
+        tradeoff_png(
+            agg, out / "tradeoff.png", title=f"{scn.name}: {runs} runs", chosen=WarnParams().threshold
+        )
         typer.echo(f"wrote {out / 'tradeoff.png'}")
     typer.echo(f"wrote {out / 'study.json'}")
 

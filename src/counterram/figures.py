@@ -823,13 +823,13 @@ def timeline_png(run, score, path, extras: dict | None = None) -> Path:
     return Path(path)
 
 
-def tradeoff_png(agg: dict, path, title: str = "") -> Path:
+def tradeoff_png(agg: dict, path, title: str = "", chosen: float | None = None) -> Path:
     """The warning threshold trade-off of a Monte Carlo study (``study.aggregate``): missed
     warnings and over-warnings per impact against the threshold (log scale), with the
-    lead-time ratio on a second axis."""
+    lead-time ratio on a second axis; ``chosen`` (the engine's threshold) is marked."""
     rows = agg["tradeoff"]
     th = np.array([r["threshold"] for r in rows])
-    fig = _new_figure((9.0, 5.0))
+    fig = _new_figure((9.0, 6.0))
     ax = fig.add_subplot(1, 1, 1)
     ax.semilogx(
         th,
@@ -841,17 +841,22 @@ def tradeoff_png(agg: dict, path, title: str = "") -> Path:
     ax.semilogx(
         th, [r["missed_warnings"] for r in rows], "s-", color="#b2182b", label="missed warnings (total)"
     )
+    if chosen is not None:
+        ax.axvline(chosen, color="#555555", lw=1.0, ls="-.", label=f"default threshold {chosen:g}")
     ax.set_xlabel("warning threshold: P(impact in zone grown by the lethal radius)")
     ax.set_ylabel("count")
     ax.grid(True, which="both", color="#dddddd", lw=0.6)
     ax2 = ax.twinx()
     lead = [np.nan if r["lead_time_ratio_median"] is None else r["lead_time_ratio_median"] for r in rows]
-    ax2.semilogx(th, lead, "d--", color="#2166ac", label="lead time / physical maximum (median)")
+    ax2.semilogx(th, lead, "d--", color="#2166ac", label="lead time / physical maximum (median over runs)")
+    p5 = [np.nan if r.get("lead_time_ratio_p5") is None else r["lead_time_ratio_p5"] for r in rows]
+    ax2.semilogx(th, p5, "v:", color="#2166ac", label="lead time / physical maximum (5th percentile)")
     ax2.set_ylim(0.0, 1.05)
     ax2.set_ylabel("lead-time ratio")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", fontsize=9)
+    # below the axes: inside, it would cover the curves
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=9)
     ax.set_title(title or "warning threshold trade-off", fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -390,7 +390,15 @@ def print_study(name: str, agg: dict, con: Console) -> None:
         t.add_row(*r)
     con.print(t)
     c = Table(title="warning threshold trade-off (same flights and tracks, warnings replayed)")
-    for col in ("threshold", "missed", "over-warnings", "per impact", "lead ratio median"):
+    for col in (
+        "threshold",
+        "missed",
+        "over-warnings",
+        "per impact",
+        "lead ratio median",
+        "lead ratio p5",
+        "min lead s (p5 / min)",
+    ):
         c.add_column(col, justify="right")
     for r in agg["tradeoff"]:
         c.add_row(
@@ -399,6 +407,8 @@ def print_study(name: str, agg: dict, con: Console) -> None:
             str(r["over_warnings"]),
             f"{r['over_warnings_per_impact']:.2f}",
             _fmt(r["lead_time_ratio_median"], ".3f"),
+            _fmt(r.get("lead_time_ratio_p5"), ".3f"),
+            f"{_fmt(r.get('lead_time_s_min_p5'), '.1f')} / {_fmt(r.get('lead_time_s_min'), '.1f')}",
         )
     con.print(c)
 

@@ -283,7 +283,8 @@ class EngageSpec(Strict):
         gt=0.0,
         le=1.0,
         description="assumption: a ballistic track is a candidate when its probability of hitting a "
-        "defended zone reaches this (the warning threshold is lower: warn widely, shoot selectively)",
+        "defended zone reaches this (below the 0.2 warning threshold: a burst costs ammunition, a siren "
+        "sends a whole sector to cover)",
     )
     assess_s: float = Field(
         1.0, ge=0.0, description="assumption: time after an intercept before its result is assessed, s"

@@ -162,6 +162,7 @@ def one_run(scn: Scenario, seed: int, k: int, p: StudyParams | None = None) -> R
             "over_warnings": w2.over_warnings,
             "warning_cycles": w2.warning_cycles,
             "lead_time_ratio_median": w2.lead_time_ratio_median,
+            "lead_time_s_min": w2.lead_time_s["min"],
         }
     return res
 
@@ -214,6 +215,11 @@ def _spread(xs) -> dict:
     }
 
 
+def _min(xs) -> float | None:
+    a = [float(x) for x in xs if x is not None and np.isfinite(x)]
+    return round(min(a), 3) if a else None
+
+
 def aggregate(results: list[RunResult], thresholds: Sequence[float] = TRADEOFF_THRESHOLDS) -> dict:
     """Study totals and spreads (the keys of ``study.json``)."""
     s = [r.summary for r in results]
@@ -232,6 +238,9 @@ def aggregate(results: list[RunResult], thresholds: Sequence[float] = TRADEOFF_T
                 "over_warnings_per_impact": round(sum(x["over_warnings"] for x in rows) / max(n_imp, 1), 3),
                 "warning_cycles": sum(x["warning_cycles"] for x in rows),
                 "lead_time_ratio_median": _spread([x["lead_time_ratio_median"] for x in rows])["median"],
+                "lead_time_ratio_p5": _spread([x["lead_time_ratio_median"] for x in rows])["p5"],
+                "lead_time_s_min_p5": _spread([x.get("lead_time_s_min") for x in rows])["p5"],
+                "lead_time_s_min": _min([x.get("lead_time_s_min") for x in rows]),
             }
         )
     return {
