@@ -38,6 +38,8 @@ bench: $(STAMP_BENCH)
 	$(PY) bench/flight.py
 	$(PY) bench/tracker.py
 	$(PY) bench/engine.py
+	$(PY) bench/predict.py
+	$(PY) bench/salvo.py
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests bench
