@@ -792,9 +792,10 @@ def propagate_ballistic(env: FlightEnv, x, dt_s, law_idx, *, stm=False, max_step
     """Propagate ballistic states x (N, 7) = [r, v, kappa] by dt_s (scalar or (N,)) seconds.
 
     The state takes fixed RK4 sub-steps, at most ``max_step_s`` long, with per-row step
-    lengths, so each track is advanced from its own last-update time; rows are grouped by
-    the number of sub-steps they need (rounded up to a power of two, so the groups are few),
-    so one long-silent track does not cost every other track extra steps; ``max_substeps``
+    lengths, so each track is advanced from its own last-update time. A row takes the number
+    of sub-steps it needs, rounded up to a power of two; sub-step j is one batch of every row
+    that needs at least j, so one long-silent track does not cost every other track extra
+    steps, and the common case (one sub-step) is a single batch; ``max_substeps``
     caps the work for a track silent for long (its steps then grow). With ``stm=True`` it
     also returns the state-transition matrices
     Phi (N, 7, 7) = d x(t + dt) / d x(t), built per sub-step from the Jacobian averaged over
@@ -813,26 +814,27 @@ def propagate_ballistic(env: FlightEnv, x, dt_s, law_idx, *, stm=False, max_step
     out = x.copy()
     phi_out = np.broadcast_to(np.eye(7), (n, 7, 7)).copy() if stm else None
     eye = np.eye(7)
-    for k in np.unique(nsub):
-        rows = np.flatnonzero(nsub == k)
-        h = dt[rows] / k
-        dyn = BallisticDynamics(env, law[rows])
-        y = x[rows]
-        if stm:
-            phi = np.broadcast_to(eye, (rows.size, 7, 7)).copy()
-            a0 = ballistic_state_jacobian(env, y, law[rows])
-            hh = h[:, None, None]
-        for _ in range(k):
-            y = rk4_step(dyn, 0.0, y, h)
+    h = dt / nsub
+    # sub-step j advances every row that needs at least j sub-steps: one batch for all rows
+    # first, then ever fewer (rows are independent, so the numbers are those of per-group loops)
+    rows = np.arange(n)
+    a0 = ballistic_state_jacobian(env, out, law) if stm else None
+    for j in range(1, int(nsub.max()) + 1):
+        if j > 1:
+            keep = nsub[rows] >= j
+            rows = rows[keep]
             if stm:
-                a1 = ballistic_state_jacobian(env, y, law[rows])
-                ah = 0.5 * (a0 + a1) * hh
-                ah2 = ah @ ah
-                phi = (eye + ah + ah2 / 2.0 + ah2 @ ah / 6.0) @ phi
-                a0 = a1
+                a0 = a0[keep]
+        hr = h[rows]
+        y = rk4_step(BallisticDynamics(env, law[rows]), 0.0, out[rows], hr)
         out[rows] = y
         if stm:
-            phi_out[rows] = phi
+            a1 = ballistic_state_jacobian(env, y, law[rows])
+            ah = 0.5 * (a0 + a1) * hr[:, None, None]
+            ah2 = ah @ ah
+            step = eye + ah + ah2 / 2.0 + ah2 @ ah / 6.0
+            phi_out[rows] = step if j == 1 else step @ phi_out[rows]
+            a0 = a1
     if stm:
         return out, phi_out
     return out
