@@ -54,37 +54,28 @@ How to run
 
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401  (first: one BLAS thread, set before NumPy loads)
 
-# one core: set before NumPy (and its BLAS) is imported
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "BLIS_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+# isort: split
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from counterram.engine import Engine  # noqa: E402
-from counterram.events import TrackClassified  # noqa: E402
-from counterram.physics.munitions import CATALOG  # noqa: E402
-from counterram.scenario import Point, Scenario, Threat, load_scenario  # noqa: E402
-from counterram.sensing.simulate import simulate_plots  # noqa: E402
-from counterram.sim import build_radars  # noqa: E402
-from counterram.tracking.classify import BALLISTIC_CLASSES  # noqa: E402
-from counterram.tracking.tracker import CONFIRMED, LANDED  # noqa: E402
-from counterram.truth import flight_env, fly_truth  # noqa: E402
+from counterram.engine import Engine
+from counterram.events import TrackClassified
+from counterram.physics.munitions import CATALOG
+from counterram.scenario import Point, Scenario, Threat, load_scenario
+from counterram.sensing.simulate import simulate_plots
+from counterram.sim import build_radars
+from counterram.tracking.classify import BALLISTIC_CLASSES
+from counterram.tracking.tracker import CONFIRMED, LANDED
+from counterram.truth import flight_env, fly_truth
 
 SEED = 2020
 RANGE_FRACTIONS = (0.35, 0.65, 0.9)

@@ -44,30 +44,28 @@ Run (``make bench`` runs the first)::
 
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401  (first: one BLAS thread, set before NumPy loads)
 
-# one core: must be set before numpy (and its BLAS) is first imported
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+# isort: split
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import sys
+import time
 
-import numpy as np  # noqa: E402
-from scipy.integrate import solve_ivp  # noqa: E402
+import numpy as np
+from scipy.integrate import solve_ivp
 
-from counterram.geo import Site  # noqa: E402
-from counterram.physics.aim import fly_munitions  # noqa: E402
-from counterram.physics.flight import (  # noqa: E402
+from counterram.geo import Site
+from counterram.physics.aim import fly_munitions
+from counterram.physics.flight import (
     ATOL,
     RTOL,
     FlightEnv,
     MunitionDynamics,
     launch_direction,
 )
-from counterram.physics.munitions import CATALOG, DRAG_LAWS  # noqa: E402
+from counterram.physics.munitions import CATALOG, DRAG_LAWS
 
 ORIGIN = (33.2985, 44.3958, 31.8)  # default scenario origin: lat, lon (deg), ellipsoid height (m)
 GROUND_ALT_M = 31.8

@@ -31,22 +31,21 @@ Run::
 
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401  (first: one BLAS thread, set before NumPy loads)
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+# isort: split
 
-import dataclasses  # noqa: E402
-import time  # noqa: E402
+import dataclasses
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from counterram import predict  # noqa: E402
-from counterram.geo import Site  # noqa: E402
-from counterram.physics.aim import fly_munitions, ground_range_m  # noqa: E402
-from counterram.physics.flight import FlightEnv, Wind, fly_ballistic_to_ground  # noqa: E402
-from counterram.physics.munitions import CATALOG, DRAG_LAWS, TRACKER_LAW  # noqa: E402
-from counterram.predict import ballistic_class, boost_time_correction_s, ground_points  # noqa: E402
+from counterram import predict
+from counterram.geo import Site
+from counterram.physics.aim import fly_munitions, ground_range_m
+from counterram.physics.flight import FlightEnv, Wind, fly_ballistic_to_ground
+from counterram.physics.munitions import CATALOG, DRAG_LAWS, TRACKER_LAW
+from counterram.predict import ballistic_class, boost_time_correction_s, ground_points
 
 SITE = Site(33.2985, 44.3958, 31.8)
 WIND = Wind(height_m=(0.0, 1000.0, 3000.0), east_mps=(2.0, 8.0, 12.0), north_mps=(0.0, -3.0, -5.0))

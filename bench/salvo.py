@@ -16,18 +16,17 @@ core: the BLAS thread pools are pinned to one thread before numpy loads.
 
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401  (first: one BLAS thread, set before NumPy loads)
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
+# isort: split
 
-import argparse  # noqa: E402
-import time  # noqa: E402
+import argparse
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from counterram.scenario import Salvo, load_scenario  # noqa: E402
-from counterram.sim import run_scenario, score_engage  # noqa: E402
+from counterram.scenario import Salvo, load_scenario
+from counterram.sim import run_scenario, score_engage
 
 
 def salvo_scenario(n: int, interval_s: float, seed: int):

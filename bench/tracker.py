@@ -69,40 +69,31 @@ How to run
 
 from __future__ import annotations
 
-import os
+import one_thread  # noqa: F401  (first: one BLAS thread, set before NumPy loads)
 
-# one core: set before NumPy (and its BLAS) is imported
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "BLIS_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+# isort: split
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import datetime  # noqa: E402
-import gc  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import pstats  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+import argparse
+import cProfile
+import datetime
+import gc
+import io
+import json
+import pstats
+import sys
+import time
+from dataclasses import dataclass, field
 
-import numpy as np  # noqa: E402
-from scipy.stats import chi2  # noqa: E402
+import numpy as np
+from scipy.stats import chi2
 
-from counterram.engine import Engine  # noqa: E402
-from counterram.metrics import gospa  # noqa: E402
-from counterram.scenario import Origin, Point, Scenario, Threat  # noqa: E402
-from counterram.sensing.radar import RadarGeometry, RadarSpec  # noqa: E402
-from counterram.sensing.simulate import ScanBatch, simulate_plots  # noqa: E402
-from counterram.tracking.tracker import CONFIRMED  # noqa: E402
-from counterram.truth import Truth, flight_env, fly_truth  # noqa: E402
+from counterram.engine import Engine
+from counterram.metrics import gospa
+from counterram.scenario import Origin, Point, Scenario, Threat
+from counterram.sensing.radar import RadarGeometry, RadarSpec
+from counterram.sensing.simulate import ScanBatch, simulate_plots
+from counterram.tracking.tracker import CONFIRMED
+from counterram.truth import Truth, flight_env, fly_truth
 
 SITE_LAT, SITE_LON, GROUND_M = 33.2985, 44.3958, 31.8
 MUNITIONS = ("mortar-120mm", "rocket-107mm", "mortar-81mm")

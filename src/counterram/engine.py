@@ -40,7 +40,7 @@ from .sensing.plots import PlotBatch
 from .sensing.radar import RadarGeometry
 from .tracking import classify
 from .tracking.filters import FilterParams
-from .tracking.tracker import CONFIRMED, LANDED, StepReport, Tracker, TrackerParams
+from .tracking.tracker import CONFIRMED, LANDED, StepReport, Tracker, TrackerParams, find_rows
 from .warn import Warner, WarnParams, ZoneGeometry
 
 #: tracks of a prediction batch are flown ahead (Engine._fly_early) in parts of at least this
@@ -129,9 +129,11 @@ class PredictionTable:
         "reported_origin": (3,),
     }
 
-    def __init__(self):
+    def __init__(self, n_zones: int = 0):
         self.id = np.zeros(0, np.int64)
-        self.c = {k: np.full((0, *s), np.nan) for k, s in self.COLS.items()}
+        #: COLS, and "p_zone" (n_zones,): the probability of an impact in each zone (warn.py)
+        self.cols = {**self.COLS, "p_zone": (n_zones,)}
+        self.c = {k: np.full((0, *s), np.nan) for k, s in self.cols.items()}
 
     def __len__(self) -> int:
         return int(self.id.size)
@@ -141,17 +143,14 @@ class PredictionTable:
         new = ids[~np.isin(ids, self.id)]
         if create and new.size:
             self.id = np.concatenate([self.id, new])
-            for k, s in self.COLS.items():
+            for k, s in self.cols.items():
                 self.c[k] = np.concatenate([self.c[k], np.full((new.size, *s), np.nan)])
-        order = np.argsort(self.id)
-        pos = np.searchsorted(self.id, ids, sorter=order)
-        pos = np.clip(pos, 0, max(len(self.id) - 1, 0))
-        rows = order[pos] if len(self.id) else np.zeros(0, int)
-        return np.where(self.id[rows] == ids, rows, -1) if len(self.id) else np.full(ids.size, -1)
+        rows, found = find_rows(self.id, ids)
+        return np.where(found, rows, -1)
 
     def get(self, name, ids):
         r = self.rows(ids)
-        out = np.full((len(r), *self.COLS[name]), np.nan)
+        out = np.full((len(r), *self.cols[name]), np.nan)
         ok = r >= 0
         out[ok] = self.c[name][r[ok]]
         return out
@@ -195,14 +194,13 @@ class Engine:
 
         self.engager = Engager(list(effectors), env.site, engage) if len(effectors) else None
         self.counter_battery = CounterBattery(env.site, respond)
-        self._pzone: dict[int, np.ndarray] = {}  # track -> latest P(impact in zone), (Z,)
         self.env = env
         self.radars = radars
         self.config = config or EngineConfig()
         self.tracker = Tracker(env, radars, self.config.tracker)
         self.zones = list(zones)
         self.warner = Warner(self.zones, self.config.warn)
-        self.pred = PredictionTable()
+        self.pred = PredictionTable(len(self.zones))
         self._class: dict[int, str] = {}
         self.t_now = -np.inf
         self._queue = np.zeros(0, np.int64)  # tracks that took plots since the last prediction
@@ -252,8 +250,8 @@ class Engine:
             ended,
         )
         events += warn_events
-        for i, tid in enumerate(predicted.tolist()):
-            self._pzone[tid] = probs[i]
+        if rows.size:
+            self.pred.c["p_zone"][rows] = probs
         if predicted.size:
             events += self._respond(predicted)
             if self.engager is not None:
@@ -267,8 +265,6 @@ class Engine:
         dropped = [i for i, _, was in rep.deleted if was]
         if dropped:
             self.pred.drop(dropped)
-            for tid in dropped:
-                self._pzone.pop(int(tid), None)
         return StepResult(rep.t_s, events, rep, predicted)
 
     # ------------------------------------------------------------------------------------
@@ -302,7 +298,7 @@ class Engine:
             )
         cls = self._labels_for(ids, view)
         z = len(self.zones)
-        p_zone = np.stack([self._pzone.get(int(t), np.zeros(z)) for t in ids.tolist()]).reshape(ids.size, z)
+        p_zone = np.nan_to_num(self.pred.get("p_zone", ids))  # (N, Z); 0 before the first warning pass
         defended = np.array([zz.defended for zz in self.zones], bool)
         p_def = np.minimum(1.0, p_zone[:, defended].sum(axis=1)) if z else np.zeros(ids.size)
         cand = classify.is_ballistic(cls) & (p_def >= self.engager.p.threshold)
@@ -350,7 +346,6 @@ class Engine:
                 events.append(TrackDropped(float(t_s), tid, "destroyed"))
                 self.warner.ended.setdefault(tid, float(t_s))
                 self.pred.drop([tid])
-                self._pzone.pop(tid, None)
                 self._queue = self._queue[self._queue != tid]
         return events
 
@@ -445,9 +440,8 @@ class Engine:
         if early:
             e_ids, e_x, e_P, e_t = (np.concatenate([part[i] for part in early]) for i in range(4))
             e_imp, e_org = (GroundPoints.concat([part[i] for part in early]) for i in (4, 5))
-            order = np.argsort(e_ids)
-            k = order[np.minimum(np.searchsorted(e_ids, ids, sorter=order), e_ids.size - 1)]
-            done = (e_ids[k] == ids) & (e_t[k] == t)
+            k, found = find_rows(e_ids, ids)
+            done = found & (e_t[k] == t)
             done &= np.all(e_x[k] == x, axis=1) & np.all(e_P[k] == P, axis=(1, 2))
         imp, org = impact_and_origin(self.env, x[~done], P[~done], law, method=self.config.predict_method)
         if done.any():
@@ -576,7 +570,11 @@ class Engine:
         out: list[Event] = []
         site = self.env.site
         move = self.config.report_move_m
-        for key, rep_key in (("impact_enu", "reported_impact"), ("origin_enu", "reported_origin")):
+        kinds = (
+            ("impact_enu", "reported_impact", ImpactPredicted, "t_impact", "impact_cov"),
+            ("origin_enu", "reported_origin", OriginEstimated, "t_launch", "origin_cov"),
+        )
+        for key, rep_key, event, t_key, cov_key in kinds:
             cur, last = c[key][pr], c[rep_key][pr]
             moved = ~np.isfinite(last[:, 0]) | (np.linalg.norm(cur[:, 0:2] - last[:, 0:2], axis=1) > move)
             moved &= np.isfinite(cur[:, 0])
@@ -587,32 +585,18 @@ class Engine:
             lat, lon, alt = (np.atleast_1d(a) for a in site.to_geodetic(cur[sel]))
             for n, k in enumerate(sel):  # only the predictions that moved: few per step
                 r = pr[k]
-                if key == "impact_enu":
-                    out.append(
-                        ImpactPredicted(
-                            float(c["t"][r]),
-                            int(ids[k]),
-                            str(cls[k]),
-                            float(lat[n]),
-                            float(lon[n]),
-                            float(alt[n]),
-                            float(c["t_impact"][r]),
-                            np.round(c["impact_cov"][r], 1).tolist(),
-                        )
+                out.append(
+                    event(
+                        float(c["t"][r]),
+                        int(ids[k]),
+                        str(cls[k]),
+                        float(lat[n]),
+                        float(lon[n]),
+                        float(alt[n]),
+                        float(c[t_key][r]),
+                        np.round(c[cov_key][r], 1).tolist(),
                     )
-                else:
-                    out.append(
-                        OriginEstimated(
-                            float(c["t"][r]),
-                            int(ids[k]),
-                            str(cls[k]),
-                            float(lat[n]),
-                            float(lon[n]),
-                            float(alt[n]),
-                            float(c["t_launch"][r]),
-                            np.round(c["origin_cov"][r], 1).tolist(),
-                        )
-                    )
+                )
         return out
 
     # ------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 from .events import CounterBatteryCue
 from .geo import Site
 from .scenario import RespondSpec
+from .tracking.tracker import find_rows
 
 _N_PHI = 64
 _PHI = (np.arange(_N_PHI) + 0.5) * (0.5 * np.pi / _N_PHI)  # midpoints on [0, pi/2]
@@ -200,11 +201,7 @@ class CounterBattery:
         _, last = np.unique(ids[::-1], return_index=True)
         keep = np.sort(ids.size - 1 - last)
         ids, enu, cov, tl = ids[keep], enu[keep], cov[keep], tl[keep]
-        order = np.argsort(self._ids)
-        k = np.zeros(ids.size, np.int64)
-        if order.size:
-            k = order[np.minimum(np.searchsorted(self._ids, ids, sorter=order), order.size - 1)]
-        known = (self._ids[k] == ids) if order.size else np.zeros(ids.size, bool)
+        k, known = find_rows(self._ids, ids)
         self._enu[k[known]], self._cov[k[known]], self._t[k[known]] = enu[known], cov[known], tl[known]
         self._ids = np.concatenate([self._ids, ids[~known]])
         self._enu = np.concatenate([self._enu, enu[~known]])

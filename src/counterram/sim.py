@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import Engine, EngineConfig, TrackView
+from .engine import Engine, EngineConfig, PredictionTable, TrackView
 from .events import Event, TruthImpact, TruthLaunch
 from .scenario import Scenario
 from .sensing.plots import PlotBatch
@@ -45,6 +45,10 @@ class PlotLog:
         return cat(self.t_s, float), cat(self.sensor, int), cat(self.truth_row, int), track[serial]
 
 
+#: the engine's prediction columns (PredictionTable.COLS) that a run logs at every prediction
+_LOGGED = ("t", "impact_enu", "t_impact", "impact_cov", "origin_enu", "t_launch", "origin_cov")
+
+
 @dataclass
 class PredictionLog:
     """Every prediction the engine made, in order: the engine step's time, the track's time,
@@ -71,22 +75,11 @@ class PredictionLog:
         self.cls.append(engine.labels(ids))
         self.t.append(c["t"][rows].copy())
         self.track.append(np.asarray(ids, np.int64).copy())
-        for name in ("impact_enu", "t_impact", "impact_cov", "origin_enu", "t_launch", "origin_cov"):
+        for name in _LOGGED[1:]:
             getattr(self, name).append(c[name][rows].copy())
 
     def arrays(self) -> dict[str, np.ndarray]:
-        shapes = {
-            "t_step": (),
-            "cls": (),
-            "t": (),
-            "track": (),
-            "impact_enu": (3,),
-            "t_impact": (),
-            "impact_cov": (2, 2),
-            "origin_enu": (3,),
-            "t_launch": (),
-            "origin_cov": (2, 2),
-        }
+        shapes = {"t_step": (), "cls": (), "track": (), **{k: PredictionTable.COLS[k] for k in _LOGGED}}
         out = {
             k: np.concatenate(getattr(self, k)) if getattr(self, k) else np.zeros((0, *s))
             for k, s in shapes.items()

@@ -161,9 +161,20 @@ class TrackTable:
         self.cols = {k: v[mask] for k, v in self.cols.items()}
 
     def rows_of(self, ids) -> np.ndarray:
-        """Row index of each id (ids must be live)."""
+        """Row index of each id (ids must be live; :func:`find_rows` for ids that may not be)."""
         order = np.argsort(self["id"])
         return order[np.searchsorted(self["id"], ids, sorter=order)]
+
+
+def find_rows(keys, ids) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``ids`` (M,) sits in the unsorted, unique ``keys`` (N,): (rows (M,), found
+    (M,) bool); rows of ids not found are meaningless (0 when ``keys`` is empty)."""
+    keys, ids = np.asarray(keys), np.asarray(ids)
+    if keys.size == 0:
+        return np.zeros(ids.shape, np.int64), np.zeros(ids.shape, bool)
+    order = np.argsort(keys)
+    rows = order[np.minimum(np.searchsorted(keys, ids, sorter=order), keys.size - 1)]
+    return rows, keys[rows] == ids
 
 
 @dataclass
@@ -321,8 +332,8 @@ class Tracker:
         # 7. initiation from plots no confirmed track took or gated (a plot a tentative track took
         #    may still start another: in a salvo, a ghost pairing of two rounds must not eat the
         #    first plots of the rounds that follow)
-        status_of = dict(zip(T["id"].tolist(), T["status"].tolist(), strict=True))
-        owner_tent = np.array([status_of.get(int(i), -1) == TENTATIVE for i in plot_track], bool)
+        rows_pt, live = find_rows(T["id"], plot_track)
+        owner_tent = live & (T["status"][rows_pt] == TENTATIVE) if len(T) else live
         free = ((plot_track < 0) | owner_tent) & ~gated_by_confirmed
         initiated = self._initiate(
             batch.t_s[free],
